@@ -1,0 +1,62 @@
+"""The one narrow protocol every LLM backend speaks, and the backend registry.
+
+Nothing outside ``annotators/`` knows which backend it talks to: the engine builds one with
+:func:`make_annotator` and only calls ``answer``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Protocol
+
+from ..errors import ConfigError
+from ..types import Query, Response, Usage
+
+
+class Annotator(Protocol):
+    backend: str
+    model: str
+
+    @property
+    def id(self) -> str: ...
+
+    def identity(self) -> Mapping[str, Any]:
+        """Everything that shapes an answer (backend, model, parameters): the cache key's part."""
+        ...
+
+    def max_usage(self, query: Query) -> Usage:
+        """An upper bound on the tokens one answer can use (reserved from the budget first)."""
+        ...
+
+    async def answer(self, query: Query) -> Response: ...
+
+    async def aclose(self) -> None: ...
+
+
+def prompt_bytes_bound(query: Query) -> int:
+    """Tokens never outnumber UTF-8 bytes in byte-level BPE; add room for chat-template tokens."""
+    return sum(len(m.content.encode("utf-8")) + 16 for m in query.messages) + 64
+
+
+def default_max_usage(query: Query, samples: int = 1, choice_scoring: bool = False) -> Usage:
+    if choice_scoring and query.choices:
+        completion = sum(len(c.encode("utf-8")) + 1 for c in query.choices)
+        return Usage(prompt_bytes_bound(query) * (1 if samples == 1 else samples), completion)
+    return Usage(prompt_bytes_bound(query) * samples, query.max_tokens * samples)
+
+
+ANNOTATORS: dict[str, Callable[[Any], Annotator]] = {}
+
+
+def register_annotator(backend: str) -> Callable[[Callable[[Any], Annotator]], Callable[[Any], Annotator]]:
+    def deco(factory: Callable[[Any], Annotator]) -> Callable[[Any], Annotator]:
+        ANNOTATORS[backend] = factory
+        return factory
+    return deco
+
+
+def make_annotator(cfg: Any) -> Annotator:
+    """Build the backend named by ``cfg.backend`` (an AnnotatorConfig). Loads nothing yet."""
+    from . import fake, llamacpp, openai  # noqa: F401  (registration)
+    if cfg.backend not in ANNOTATORS:
+        raise ConfigError(f"unknown annotator backend '{cfg.backend}'; choose one of {', '.join(sorted(ANNOTATORS))}",
+                          field="annotator.backend")
+    return ANNOTATORS[cfg.backend](cfg)

@@ -1,0 +1,1 @@
+"""The `labelwise` command line (typer), one module per command group."""

@@ -1,0 +1,32 @@
+"""Entry point: builds the typer app from the command modules and turns LabelwiseErrors into
+one clear line on stderr (exit code 2) instead of a traceback."""
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from ..errors import LabelwiseError
+from . import demo, models, project_cmds
+
+app = typer.Typer(
+    name="labelwise", no_args_is_help=True, add_completion=False,
+    help="Label datasets with LLMs under a budget, and prove the quality of the labels.\n\n"
+         "Typical flow: `labelwise init DIR`, edit DIR/labelwise.yaml, then `labelwise estimate`, "
+         "`labelwise annotate`, `labelwise eval`, `labelwise export`. Try `labelwise demo` first.")
+project_cmds.register(app)
+demo.register(app)
+app.add_typer(models.app, name="models")
+
+
+def main() -> None:
+    try:
+        app()
+    except LabelwiseError as e:
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

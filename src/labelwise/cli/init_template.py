@@ -1,0 +1,54 @@
+"""The commented labelwise.yaml that `labelwise init` writes (every key, with its default)."""
+
+CONFIG_TEMPLATE = """\
+# labelwise project. Relative paths are relative to this file. Unknown keys are an error.
+
+task:
+  kind: classification        # classification | multilabel | pair
+  instructions: Decide whether the restaurant review sentence is positive or negative.
+  labels:                     # label name: short description (the model sees both)
+    positive: the writer likes the place, food or service
+    negative: the writer dislikes the place, food or service
+  text_field: text            # column with the text (pair: also text_pair_field)
+  # text_pair_field: text_b
+  # template: my-template.j2  # default: the task kind's packaged, versioned template
+
+data:
+  path: data/yelp_reviews.csv # CSV, JSONL or Parquet
+  format: auto
+  id_field: id                # omit to use the row number
+  label_field: label          # gold labels, optional; used by `labelwise eval`
+  # label_map: {"0": negative, "1": positive}   # map raw gold values to label names
+  # domain_field: domain
+  # limit: 100
+
+annotator:
+  backend: llamacpp           # llamacpp (embedded, offline) | openai (any compatible server) | fake
+  model: qwen2.5-coder-1.5b-instruct   # a catalogue name (`labelwise models list`) or a .gguf path
+  # base_url: http://127.0.0.1:8000/v1 # openai backend only
+  # api_key_env: OPENAI_API_KEY        # the NAME of the variable holding the key, never the key
+  concurrency: 8              # requests in flight (openai backend)
+  max_retries: 5
+  timeout_s: 60
+  samples: 5                  # votes per item when a backend gives no log-probabilities
+  temperature: 0.7            # for those votes
+  calibrate: false            # subtract the content-free prior from choice scores
+  n_ctx: 2048                 # llamacpp context size
+
+few_shot:
+  mode: none                  # none | fixed | random | nearest (by all-MiniLM-L6-v2 embedding)
+  k: 4
+  balanced: true              # the same number of examples per label where possible
+  path: data/yelp_examples.csv
+
+budget:                       # any of these; the run stops before exceeding one
+  # money: 1.00               # dollars
+  # calls: 500
+  # tokens: 200000
+
+store:
+  path: labelwise.db          # SQLite project database (records, annotations, cache, ledger)
+
+# prices: my-prices.yaml      # extra price rows, tried before the packaged table
+human_price_per_label: 0.08   # dollars, for the cost comparison in reports
+"""

@@ -1,0 +1,137 @@
+"""Project commands: init, estimate, annotate, eval, export."""
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..config import CONFIG_NAME
+from ..project import Project
+from .init_template import CONFIG_TEMPLATE
+
+console = Console()
+ProjectDir = typer.Option(Path("."), "--project", "-p", help="folder with labelwise.yaml")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(estimate)
+    app.command()(annotate)
+    app.command("eval")(evaluate)
+    app.command()(export)
+
+
+def init(directory: Path = typer.Argument(..., help="folder to create the project in"),
+         force: bool = typer.Option(False, help="overwrite an existing labelwise.yaml")) -> None:
+    """Create a project: a commented labelwise.yaml and a small bundled dataset to start from."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cfg = directory / CONFIG_NAME
+    if cfg.exists() and not force:
+        raise typer.BadParameter(f"{cfg} exists; use --force to overwrite", param_hint="directory")
+    data = directory / "data"
+    data.mkdir(exist_ok=True)
+    for name in ("yelp_reviews.csv", "yelp_examples.csv", "ATTRIBUTION.md"):
+        src = resources.files("labelwise").joinpath("demo_data", name)
+        with resources.as_file(src) as p:
+            shutil.copy(p, data / name)
+    cfg.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    console.print(f"created {cfg} with the bundled Yelp sample in {data}/\n"
+                  f"next: edit it, then `labelwise estimate -p {directory}` and `labelwise annotate -p {directory}`")
+
+
+def estimate(project: Path = ProjectDir) -> None:
+    """Tokens, calls, time and money the next `annotate` will need (nothing is spent)."""
+    from ..estimate import estimate as run_estimate
+    e = run_estimate(Project.open(project))
+    t = Table("what", "estimate", show_header=False)
+    t.add_row("items", f"{e['items']} ({e['already_annotated']} already annotated, {e['to_annotate']} to do)")
+    t.add_row("LLM calls", f"{e['new_calls']} new, {e['cached_queries']} answered from the cache")
+    t.add_row("prompt tokens", f"~{e['prompt_tokens_approx']:,} (at most {e['prompt_tokens_upper_bound']:,})")
+    t.add_row("completion tokens", f"at most {e['completion_tokens_upper_bound']:,}")
+    money = "unknown (no price for this model)" if e["money_approx"] is None else \
+        f"~${e['money_approx']:.4f} (at most ${e['money_upper_bound']:.4f})"
+    t.add_row("money", money)
+    secs = e["seconds_approx"]
+    t.add_row("time", "unknown" if secs is None else f"~{secs / 60:.1f} min ({e['seconds_basis']})")
+    t.add_row("budget left", ", ".join(f"{k}: {'unlimited' if v is None else round(v, 4)}"
+                                       for k, v in e["budget_remaining"].items()))
+    console.print(t)
+
+
+def annotate(project: Path = ProjectDir,
+             limit: int = typer.Option(None, help="annotate at most this many more items")) -> None:
+    """Label the pending items: cached answers replayed, budget reserved before each call.
+
+    Safe to stop at any time (Ctrl-C or kill): rerun and it goes on where it stopped, paying
+    for no answer twice."""
+    p = Project.open(project)
+    records = p.load_records()
+    if limit:
+        done = p.store.annotated_ids(p.annotator.id, p.task.template_hash)
+        records = [r for r in records if r.id not in done][:limit]
+    with Progress(TextColumn("[bold]annotating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=console) as bar:
+        tid = bar.add_task("annotate", total=len(records), info="loading model...")
+
+        def tick(s) -> None:  # noqa: ANN001
+            bar.update(tid, completed=s.already_done + s.annotated + s.failed,
+                       info=f"calls {s.calls} cached {s.from_cache} errors {s.errors} ${s.money:.4f}")
+
+        s = p.run(records, on_progress=tick)
+    console.print(f"annotated {s.annotated} item(s) in {s.seconds:.1f}s ({s.already_done} were already done): "
+                  f"{s.calls} LLM call(s), {s.from_cache} answer(s) from the cache, "
+                  f"{s.prompt_tokens + s.completion_tokens:,} tokens, ${s.money:.4f}; "
+                  f"{s.errors} stored as errors, {s.failed} failed and left pending")
+    if s.stopped:
+        console.print(f"[yellow]stopped:[/] {s.stopped}")
+    if s.last_failure and s.failed:
+        console.print(f"[yellow]last failure:[/] {s.last_failure}")
+
+
+def evaluate(project: Path = ProjectDir,
+             json_out: Path = typer.Option(None, "--json", help="also write the full metrics as JSON")) -> None:
+    """Compare the labels with gold: accuracy (95% CI), macro-F1, per class, confusion, calibration."""
+    from ..evaluate import evaluate as run_eval
+    m = run_eval(Project.open(project))
+    if json_out:
+        json_out.write_text(json.dumps(m, indent=2))
+    console.print(f"annotator {m['annotator']}: {m['annotated']} annotated, {m['errors']} errors "
+                  f"({m['error_share']:.1%}), {m['with_gold']} with gold")
+    if m["with_gold"] == 0:
+        console.print("no gold labels to compare with (set data.label_field)")
+        return
+    lo, hi = m["accuracy_ci95"]
+    console.print(f"accuracy {m['accuracy']:.1%} (95% CI {lo:.1%}–{hi:.1%}), macro-F1 {m['macro_f1']:.3f}")
+    t = Table("label", "precision", "recall", "F1", "support")
+    for label, v in m["per_class"].items():
+        t.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+    console.print(t)
+    if "confusion" in m:
+        c = Table("gold \\ predicted", *m["confusion"]["labels"])
+        for label, row in zip(m["confusion"]["labels"], m["confusion"]["matrix"]):
+            c.add_row(label, *map(str, row))
+        console.print(c)
+    if "calibration" in m:
+        cal = m["calibration"]
+        console.print(f"calibration: ECE {cal['ece']:.3f}, Brier {cal['brier']:.3f}, "
+                      f"mean confidence {cal['mean_confidence']:.1%}")
+    console.print(f"cost: ${m['cost']:.4f} for {m['annotated']} labels, {m['seconds']:.1f}s of model time "
+                  f"({m['seconds_per_item']:.2f}s/item); a human at ${m['human_price_per_label']:.2f}/label: "
+                  f"${m['human_cost']:.2f}")
+
+
+def export(project: Path = ProjectDir,
+           fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl, csv or parquet"),
+           out: Path = typer.Option(None, "--out", "-o", help="file to write (default: labels.FORMAT in the project)")) -> None:
+    """Write every record with its label, confidence, distribution and any error."""
+    from ..data.writers import export_annotations
+    p = Project.open(project)
+    out = out or p.config.resolve(f"labels.{fmt}")
+    n = export_annotations(p.store.records(), p.store.annotations(p.annotator.id, p.task.template_hash), out, fmt)
+    console.print(f"wrote {n} rows to {out}")

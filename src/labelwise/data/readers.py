@@ -1,0 +1,128 @@
+"""Read CSV / JSONL / Parquet into Records; bad input stops here with file, line and field."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ..errors import InputError
+from ..types import Record
+
+Row = tuple[int, dict[str, Any]]  # (1-based line number in the file, row)
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputError(f"bytes that are not UTF-8 at byte {e.start} ({data[e.start:e.start + 4]!r}); "
+                         "re-save the file as UTF-8", path=str(path), line=line) from None
+
+
+def _csv_rows(path: Path) -> Iterator[Row]:
+    reader = csv.DictReader(io.StringIO(_decode(path), newline=""))
+    if reader.fieldnames is None:
+        raise InputError("the file is empty (no header row)", path=str(path), line=1)
+    for row in reader:
+        if None in row:  # more cells than header columns
+            raise InputError(f"row has {len(reader.fieldnames) + len(row[None])} cells but the header has "
+                             f"{len(reader.fieldnames)}; quote cells that contain commas",
+                             path=str(path), line=reader.line_num)
+        yield reader.line_num, row
+
+
+def _jsonl_rows(path: Path) -> Iterator[Row]:
+    for n, line in enumerate(_decode(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"broken JSON at column {e.colno}: {e.msg}", path=str(path), line=n) from None
+        if not isinstance(obj, dict):
+            raise InputError("each line must be a JSON object", path=str(path), line=n)
+        yield n, obj
+
+
+def _parquet_rows(path: Path) -> Iterator[Row]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - depends on extras
+        raise InputError("reading Parquet needs pyarrow: pip install 'labelwise[parquet]'", path=str(path)) from None
+    for n, row in enumerate(pq.read_table(path).to_pylist(), start=1):
+        yield n, row  # "line" = row number for Parquet
+
+
+_FORMATS: dict[str, Callable[[Path], Iterator[Row]]] = {
+    "csv": _csv_rows, "tsv": _csv_rows, "jsonl": _jsonl_rows, "json": _jsonl_rows,
+    "ndjson": _jsonl_rows, "parquet": _parquet_rows,
+}
+
+
+def read_rows(path: str | Path, fmt: str = "auto") -> Iterator[Row]:
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path=str(path))
+    if fmt == "auto":
+        fmt = path.suffix.lower().lstrip(".")
+    if fmt not in _FORMATS:
+        raise InputError(f"unknown format '{fmt}'; use one of csv, jsonl, parquet", path=str(path))
+    return _FORMATS[fmt](path)
+
+
+def read_records(
+    path: str | Path,
+    *,
+    input_fields: tuple[str, ...],
+    fmt: str = "auto",
+    id_field: str | None = None,
+    label_field: str | None = None,
+    normalize_gold: Callable[[Any], Any] | None = None,
+    domain_field: str | None = None,
+    split_field: str | None = None,
+    limit: int | None = None,
+) -> list[Record]:
+    """Read and validate every row; the first problem raises an InputError naming its place.
+
+    ``normalize_gold`` maps a raw gold value to a label of the task's schema and raises
+    ``ValueError`` for a value outside it.
+    """
+    records: list[Record] = []
+    seen: set[str] = set()
+    for index, (line, row) in enumerate(read_rows(path, fmt)):
+        if limit is not None and len(records) >= limit:
+            break
+        for f in input_fields + tuple(x for x in (id_field, label_field, domain_field, split_field) if x):
+            if f not in row:
+                have = ", ".join(map(str, row)) or "none"
+                raise InputError(f"missing column; the row has: {have}", path=str(path), line=line, field=f)
+        fields = {}
+        for f in input_fields:
+            value = row[f]
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise InputError("empty text; remove the row or fill it in", path=str(path), line=line, field=f)
+            fields[f] = value if isinstance(value, str) else value
+        rid = str(row[id_field]) if id_field else str(index)
+        if rid in seen:
+            raise InputError(f"duplicate id '{rid}'", path=str(path), line=line, field=id_field)
+        seen.add(rid)
+        gold = None
+        if label_field and row[label_field] not in (None, ""):
+            gold = row[label_field]
+            if normalize_gold is not None:
+                try:
+                    gold = normalize_gold(gold)
+                except ValueError as e:
+                    raise InputError(str(e), path=str(path), line=line, field=label_field) from None
+        records.append(Record(
+            id=rid, fields=fields, gold=gold,
+            domain=str(row[domain_field]) if domain_field else None,
+            split=str(row[split_field]) if split_field else None,
+        ))
+    if not records:
+        raise InputError("no rows to read", path=str(path))
+    return records

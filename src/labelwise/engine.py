@@ -1,0 +1,206 @@
+"""Annotate records through one annotator: cache first, budget reserved before every call,
+every paid answer written to the cache and the ledger before it is used.
+
+The order of writes is what makes a killed run safe: an answer is committed to the cache the
+moment it arrives, and an item's annotation is committed once all its answers are in. A rerun
+therefore skips annotated items and replays cached answers without paying for them again.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from .annotators.base import Annotator
+from .cost.budget import Budget
+from .cost.prices import Price
+from .errors import AnnotatorError, BudgetExhausted, ItemError, ParseError
+from .store import Store, cache_key
+from .tasks.base import Task, average_priors
+from .types import Annotation, Query, Record, Response
+
+ExamplesFor = Callable[[Record], Sequence[Record]]
+MAX_CONSECUTIVE_FAILURES = 10
+
+
+@dataclass
+class RunSummary:
+    total: int = 0
+    already_done: int = 0
+    annotated: int = 0
+    errors: int = 0
+    from_cache: int = 0
+    calls: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    money: float = 0.0
+    seconds: float = 0.0
+    stopped: str | None = None
+    last_failure: str | None = None
+    calibration: Mapping[str, Any] | None = None
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.already_done - self.annotated
+
+
+class _Stop(Exception):
+    pass
+
+
+@dataclass
+class AnnotationRun:
+    task: Task
+    annotator: Annotator
+    store: Store
+    budget: Budget
+    price: Price | None
+    concurrency: int = 8
+    calibrate: bool = False
+    examples_for: ExamplesFor | None = None
+    calibration_examples: Sequence[Record] = ()
+    repeat: int = 0
+    on_progress: Callable[[RunSummary], None] = lambda s: None
+    summary: RunSummary = field(default_factory=RunSummary)
+
+    def __post_init__(self) -> None:
+        ident = dict(self.annotator.identity())
+        if self.repeat:
+            ident["repeat"] = self.repeat  # a repeat must ask again, not replay the first answer
+        self._identity = ident
+        self._cached: dict[str, Response] = {}
+        self._inflight: dict[str, asyncio.Future[Response]] = {}
+        self._consecutive_failures = 0
+
+    def _cost(self, r: Response) -> float:
+        return self.price.cost(r.usage) if self.price else 0.0
+
+    # -- one call -----------------------------------------------------------------------------
+    async def _ask(self, key: str, query: Query, sem: asyncio.Semaphore) -> Response:
+        if key in self._cached:
+            return self._cached[key]
+        if key in self._inflight:  # the same question asked twice in one run is paid once
+            return await asyncio.shield(self._inflight[key])
+        fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            async with sem:
+                if self.summary.stopped:
+                    raise _Stop()
+                bound = self.annotator.max_usage(query)
+                max_money = self.price.cost(bound) if self.price else 0.0
+                try:
+                    reservation = self.budget.reserve(max_money, bound.total_tokens)
+                except BudgetExhausted as e:
+                    self.summary.stopped = str(e)
+                    raise _Stop() from None
+                try:
+                    resp = await self.annotator.answer(query)
+                except BaseException:
+                    self.budget.release(reservation)
+                    raise
+                cost = self._cost(resp)
+                self.store.record_call(key, self._identity, query.as_json(), resp, self.annotator.id, cost)
+                self.budget.settle(reservation, cost, resp.usage.total_tokens)
+                self.summary.calls += 1
+                self.summary.money += cost
+                self.summary.prompt_tokens += resp.usage.prompt_tokens
+                self.summary.completion_tokens += resp.usage.completion_tokens
+            self._cached[key] = resp
+            fut.set_result(resp)
+            return resp
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            self._inflight.pop(key, None)
+
+    # -- one item -----------------------------------------------------------------------------
+    def _annotation(self, record: Record, queries: list[Query], responses: list[Response],
+                    prior: list[Mapping[str, float]] | None, error: str | None = None) -> Annotation:
+        label = dist = None
+        if error is None:
+            try:
+                labeled = self.task.parse(record, responses, prior)
+                label, dist = labeled.label, labeled.distribution
+            except ParseError as e:
+                error = f"ParseError: {e}"
+        if error:
+            self.summary.errors += 1
+        return Annotation(
+            record_id=record.id, annotator_id=self.annotator.id, template_hash=self.task.template_hash,
+            label=label, distribution=dist, error=error, queries=[q.as_json() for q in queries],
+            responses=[r.as_json() for r in responses],
+            prompt_tokens=sum(r.usage.prompt_tokens for r in responses),
+            completion_tokens=sum(r.usage.completion_tokens for r in responses),
+            cost=sum(self._cost(r) for r in responses), latency_s=sum(r.latency_s for r in responses),
+            repeat=self.repeat)
+
+    async def _item(self, record: Record, queries: list[Query], keys: list[str], sem: asyncio.Semaphore,
+                    prior: list[Mapping[str, float]] | None) -> None:
+        try:
+            responses = list(await asyncio.gather(*[self._ask(k, q, sem) for k, q in zip(keys, queries)]))
+            ann = self._annotation(record, queries, responses, prior)
+            self._consecutive_failures = 0
+        except ItemError as e:
+            ann = self._annotation(record, queries, [], prior, error=f"ItemError: {e}")
+        except _Stop:
+            return
+        except AnnotatorError as e:  # left pending: a rerun tries again
+            self.summary.failed += 1
+            self.summary.last_failure = str(e)
+            self._consecutive_failures += 1
+            if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES and not self.summary.stopped:
+                self.summary.stopped = f"{MAX_CONSECUTIVE_FAILURES} items failed in a row; last: {e}"
+            self.on_progress(self.summary)
+            return
+        self.store.add_annotations([ann])
+        self.summary.annotated += 1
+        self.on_progress(self.summary)
+
+    async def _prior(self, sem: asyncio.Semaphore) -> list[Mapping[str, float]] | None:
+        per_input = self.task.content_free_queries(self.calibration_examples)
+        answers = []
+        for queries in per_input:
+            keys = [cache_key(self._identity, q) for q in queries]
+            answers.append(await asyncio.gather(*[self._ask(k, q, sem) for k, q in zip(keys, queries)]))
+        if any(r.choice_logprobs is None for rs in answers for r in rs):
+            self.summary.calibration = {"applied": False, "why": "the backend gives no log-probabilities"}
+            return None
+        prior = [average_priors([rs[i].choice_logprobs for rs in answers]) for i in range(len(answers[0]))]
+        self.summary.calibration = {"applied": True, "prior": prior}
+        return prior
+
+    # -- the run ------------------------------------------------------------------------------
+    async def run(self, records: Sequence[Record]) -> RunSummary:
+        t0 = time.perf_counter()
+        s = self.summary
+        s.total = len(records)
+        done = self.store.annotated_ids(self.annotator.id, self.task.template_hash, self.repeat)
+        pending = [r for r in records if r.id not in done]
+        s.already_done = s.total - len(pending)
+        sem = asyncio.Semaphore(self.concurrency)
+        try:
+            prior = await self._prior(sem) if self.calibrate and pending else None
+            plans = []
+            for r in pending:
+                queries = self.task.queries(r, self.examples_for(r) if self.examples_for else ())
+                plans.append((r, queries, [cache_key(self._identity, q) for q in queries]))
+            self._cached.update(self.store.cache_get_many([k for _, _, keys in plans for k in keys]))
+            replay, to_ask = [], []
+            for plan in plans:
+                (replay if all(k in self._cached for k in plan[2]) else to_ask).append(plan)
+            anns = [self._annotation(r, qs, [self._cached[k] for k in keys], prior) for r, qs, keys in replay]
+            s.from_cache = sum(len(p[2]) for p in replay)
+            self.store.add_annotations(anns)
+            s.annotated += len(anns)
+            self.on_progress(s)
+            await asyncio.gather(*[self._item(r, qs, keys, sem, prior) for r, qs, keys in to_ask])
+        except _Stop:
+            pass
+        finally:
+            s.seconds = time.perf_counter() - t0
+        return s

@@ -1,0 +1,50 @@
+"""What a run will cost before anything is spent: items, calls, tokens, seconds, money."""
+from __future__ import annotations
+
+from typing import Any
+
+from .project import Project
+from .store import cache_key
+
+# Measured seconds per item on 2 CPU cores (../shared/MODELS.md, SST-2, shared prefix cached).
+MEASURED_S_PER_ITEM = {"qwen2.5-coder-1.5b-instruct": 0.49, "qwen2.5-coder-0.5b-instruct": 0.20,
+                       "gemma-3-270m": 0.06, "smollm2-135m-instruct": 0.18}
+
+
+def estimate(project: Project) -> dict[str, Any]:
+    task, ann, store = project.task, project.annotator, project.store
+    records = project.load_records()
+    done = store.annotated_ids(ann.id, task.template_hash)
+    pending = [r for r in records if r.id not in done]
+    fs = project.few_shot()
+    ident = ann.identity()
+    keys, bound_prompt, bound_completion, approx_prompt = [], 0, 0, 0
+    for r in pending:
+        for q in task.queries(r, fs.for_record(r) if fs else ()):
+            keys.append(cache_key(ident, q))
+            bound = ann.max_usage(q)
+            bound_prompt += bound.prompt_tokens
+            bound_completion += bound.completion_tokens
+            approx_prompt += sum(len(m.content) for m in q.messages) // 4 + 8 * len(q.messages)
+    cached = store.cache_get_many(keys)
+    new_calls = len(set(keys) - set(cached))
+    share_new = new_calls / len(keys) if keys else 0.0
+    price = project.price()
+    from .types import Usage
+    money_bound = price.cost(Usage(bound_prompt, bound_completion)) * share_new if price else None
+    money_approx = price.cost(Usage(approx_prompt, bound_completion)) * share_new if price else None
+    past = store.db.execute("SELECT AVG(latency_s), COUNT(*) FROM ledger WHERE annotator_id=?", (ann.id,)).fetchone()
+    per_call = past[0] if past[1] else MEASURED_S_PER_ITEM.get(project.config.annotator.model)
+    queries_per_item = len(keys) / len(pending) if pending else 1
+    seconds = per_call * new_calls / max(1, project.config.annotator.concurrency if ann.backend == "openai" else 1) \
+        if per_call is not None else None
+    return {
+        "items": len(records), "already_annotated": len(records) - len(pending), "to_annotate": len(pending),
+        "queries": len(keys), "queries_per_item": queries_per_item, "cached_queries": len(keys) - new_calls,
+        "new_calls": new_calls, "prompt_tokens_approx": int(approx_prompt * share_new),
+        "prompt_tokens_upper_bound": int(bound_prompt * share_new),
+        "completion_tokens_upper_bound": int(bound_completion * share_new),
+        "money_approx": money_approx, "money_upper_bound": money_bound,
+        "seconds_approx": seconds, "seconds_basis": "your past calls" if past[1] else "measured on 2 CPU cores",
+        "budget_remaining": project.budget().remaining(),
+    }

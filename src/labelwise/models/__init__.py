@@ -1,0 +1,1 @@
+"""Encoders and small models (scikit-learn-style estimators)."""

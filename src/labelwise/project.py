@@ -1,0 +1,107 @@
+"""A project: its config and the parts built from it. Opening one does no work; each part is
+built when a command asks for it."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+from .annotators.base import Annotator, make_annotator
+from .config import ProjectConfig, load_config
+from .cost.budget import Budget
+from .cost.prices import Price, load_prices
+from .data.readers import read_records
+from .engine import AnnotationRun, RunSummary
+from .errors import ConfigError
+from .fewshot import FewShot
+from .store import Store
+from .tasks.base import Task, make_task
+from .types import Record
+
+
+@dataclass
+class Project:
+    config: ProjectConfig
+
+    @classmethod
+    def open(cls, path: str | Path = ".") -> "Project":
+        return cls(load_config(path))
+
+    @cached_property
+    def task(self) -> Task:
+        return make_task(self.config.task)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.config.resolve(self.config.store.path))
+
+    def read_data(self) -> list[Record]:
+        d = self.config.data
+        label_map = d.label_map
+
+        def normalize(raw: object) -> object:
+            key = str(raw).strip()
+            return self.task.normalize_gold(label_map.get(key, raw) if label_map else raw)
+
+        return read_records(self.config.resolve(d.path), input_fields=self.task.input_fields, fmt=d.format,
+                            id_field=d.id_field, label_field=d.label_field, normalize_gold=normalize,
+                            domain_field=d.domain_field, split_field=d.split_field, limit=d.limit)
+
+    def load_records(self) -> list[Record]:
+        """Read the data file and store its records (idempotent)."""
+        records = self.read_data()
+        self.store.put_records(records)
+        return records
+
+    @cached_property
+    def annotator(self) -> Annotator:
+        return make_annotator(self.config.annotator)
+
+    def price(self) -> Price | None:
+        table = load_prices(self.config.resolve(self.config.prices) if self.config.prices else None)
+        a = self.config.annotator
+        price = table.price(a.backend, a.model)
+        if price is None and self.config.budget.money is not None:
+            raise ConfigError(f"no price for {a.backend}/{a.model}, so a money budget cannot be kept; add it to "
+                              "a price file and name it under `prices:`", field="budget.money")
+        return price
+
+    def budget(self) -> Budget:
+        spent = self.store.spent()
+        b = self.config.budget
+        return Budget(money=b.money, calls=b.calls, tokens=b.tokens, spent_money=spent["money"],
+                      spent_calls=int(spent["calls"]), spent_tokens=int(spent["tokens"]))
+
+    def few_shot(self) -> FewShot | None:
+        fs = self.config.few_shot
+        if fs.mode == "none":
+            return None
+        if not fs.path:
+            raise ConfigError("few_shot.mode needs few_shot.path: a file of labeled examples with the same columns",
+                              field="few_shot.path")
+        d = self.config.data
+        pool = read_records(self.config.resolve(fs.path), input_fields=self.task.input_fields, fmt="auto",
+                            id_field=d.id_field, label_field=d.label_field,
+                            normalize_gold=lambda raw: self.task.normalize_gold(d.label_map.get(str(raw).strip(), raw)))
+        return FewShot(fs.mode, pool, self.task.input_fields, k=fs.k, balanced=fs.balanced, seed=fs.seed,
+                       store=self.store)
+
+    def run(self, records: list[Record] | None = None, on_progress: Callable[[RunSummary], None] = lambda s: None,
+            repeat: int = 0) -> RunSummary:
+        records = self.load_records() if records is None else records
+        fs = self.few_shot()
+        run = AnnotationRun(task=self.task, annotator=self.annotator, store=self.store, budget=self.budget(),
+                            price=self.price(), concurrency=self.config.annotator.concurrency,
+                            calibrate=self.config.annotator.calibrate,
+                            examples_for=fs.for_record if fs else None,
+                            calibration_examples=fs.fixed() if fs else (), repeat=repeat, on_progress=on_progress)
+
+        async def go() -> RunSummary:
+            try:
+                return await run.run(records)
+            finally:
+                await self.annotator.aclose()
+
+        return asyncio.run(go())

@@ -1,0 +1,1 @@
+"""Quality measures as plain functions over arrays."""

@@ -1,0 +1,115 @@
+"""What every task shares: the registry, label matching and turning scores into distributions."""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+from ..errors import ConfigError, ParseError
+from ..types import Labeled, Query, Record, Response
+
+# Content-free inputs for calibration (Zhao et al., 2021): the prior a model puts on each label
+# with no real content is subtracted from every real score.
+CONTENT_FREE = ("N/A", "", "[MASK]")
+
+
+class Task(Protocol):
+    """A task is pure: no I/O. It builds queries and reads responses."""
+
+    kind: str
+    labels: tuple[str, ...]
+    input_fields: tuple[str, ...]
+    template_hash: str
+
+    def normalize_gold(self, raw: Any) -> Any: ...
+    def queries(self, record: Record, examples: Sequence[Record] = ()) -> list[Query]: ...
+    def content_free_queries(self, examples: Sequence[Record] = ()) -> list[list[Query]]: ...
+    def parse(self, record: Record, responses: Sequence[Response],
+              prior: Sequence[Mapping[str, float]] | None = None) -> Labeled: ...
+    def metrics(self, gold: Sequence[Any], labeled: Sequence[Labeled]) -> dict[str, Any]: ...
+
+
+TASKS: dict[str, Callable[..., Task]] = {}
+
+
+def register_task(kind: str) -> Callable[[type], type]:
+    def deco(cls: type) -> type:
+        TASKS[kind] = cls
+        cls.kind = kind
+        return cls
+    return deco
+
+
+def make_task(cfg: Any) -> Task:
+    """Build the task named by ``cfg.kind`` from a TaskConfig."""
+    from . import classification, multilabel  # noqa: F401  (registration)
+    if cfg.kind not in TASKS:
+        raise ConfigError(f"unknown task kind '{cfg.kind}'; choose one of {', '.join(sorted(TASKS))}",
+                          field="task.kind")
+    return TASKS[cfg.kind](cfg)
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^\w]+", " ", s.lower()).strip()
+
+
+def match_label(text: str, labels: Sequence[str]) -> str:
+    """The label a free-text answer names, or ParseError. Never guesses between labels."""
+    t = _norm(text)
+    normed = {_norm(l): l for l in labels}
+    if t in normed:
+        return normed[t]
+    first_line = _norm(text.strip().splitlines()[0]) if text.strip() else ""
+    hits = [l for n, l in normed.items() if n and (first_line == n or first_line.startswith(n + " "))]
+    if len(hits) == 1:
+        return hits[0]
+    raise ParseError(f"answer {text[:80]!r} names none of the labels {list(labels)}"
+                     if not hits else f"answer {text[:80]!r} is ambiguous between {hits}")
+
+
+def softmax(logprobs: Mapping[str, float], prior: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Normalise per-choice log-probabilities, optionally subtracting a calibration prior."""
+    vals = {k: v - (prior[k] if prior else 0.0) for k, v in logprobs.items()}
+    m = max(vals.values())
+    ex = {k: math.exp(v - m) for k, v in vals.items()}
+    z = sum(ex.values())
+    return {k: e / z for k, e in ex.items()}
+
+
+def log_normalize(logprobs: Mapping[str, float]) -> dict[str, float]:
+    """Per-choice log-probabilities normalised over the choices (the calibration prior's unit)."""
+    return {k: math.log(p) for k, p in softmax(logprobs).items()}
+
+
+def votes(samples: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
+    """Share of parsable samples that name each label; ParseError when none parse."""
+    counts = {l: 0 for l in labels}
+    for s in samples:
+        try:
+            counts[match_label(s, labels)] += 1
+        except ParseError:
+            continue
+    n = sum(counts.values())
+    if n == 0:
+        raise ParseError(f"none of {len(samples)} sampled answers names a label: {[s[:40] for s in samples[:3]]}")
+    return {l: c / n for l, c in counts.items()}
+
+
+def distribution_of(resp: Response, labels: Sequence[str],
+                    prior: Mapping[str, float] | None = None) -> dict[str, float]:
+    """A label distribution from one response: scores if it has them, else votes, else its text."""
+    if resp.choice_logprobs:
+        missing = [l for l in labels if l not in resp.choice_logprobs]
+        if missing:
+            raise ParseError(f"the backend scored no log-probability for {missing}")
+        return softmax({l: resp.choice_logprobs[l] for l in labels}, prior)
+    if resp.samples:
+        return votes(resp.samples, labels)
+    return {l: float(l == match_label(resp.text, labels)) for l in labels}
+
+
+def average_priors(per_input: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Mean normalised log-probability per choice over content-free inputs."""
+    keys = per_input[0].keys()
+    normed = [log_normalize(p) for p in per_input]
+    return {k: sum(p[k] for p in normed) / len(normed) for k in keys}

@@ -1,0 +1,71 @@
+"""Single-label classification of one text, and of a pair of texts (paraphrase, NLI...)."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from ..quality.classification_metrics import classification_report
+from ..types import Labeled, Message, Query, Record, Response
+from .base import CONTENT_FREE, distribution_of, register_task
+from .template import Template, load_template_source
+
+
+@register_task("classification")
+class Classification:
+    """Pick exactly one label. Scored by each label's log-probability where the backend allows."""
+
+    default_template = "classify.v1.j2"
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self.labels = tuple(cfg.labels)
+        self.input_fields = (cfg.text_field,)
+        self.template = Template(load_template_source(cfg.template or self.default_template),
+                                 kind=self.kind, labels=cfg.labels, instructions=cfg.instructions)
+        self.template_hash = self.template.hash
+
+    def normalize_gold(self, raw: Any) -> str:
+        value = str(raw).strip()
+        if value not in self.labels:
+            raise ValueError(f"label '{value}' is not in the schema {list(self.labels)}; "
+                             "fix the data or map it with data.label_map")
+        return value
+
+    def _user(self, fields: Mapping[str, Any]) -> str:
+        return self.template.macros.user(fields, self.cfg.text_field)
+
+    def _messages(self, fields: Mapping[str, Any], examples: Sequence[Record]) -> tuple[Message, ...]:
+        msgs = [Message("system", self.template.macros.system(self.cfg.instructions, self.cfg.labels))]
+        for ex in examples:
+            msgs += [Message("user", self._user(ex.fields)), Message("assistant", str(ex.gold))]
+        msgs.append(Message("user", self._user(fields)))
+        return tuple(msgs)
+
+    def queries(self, record: Record, examples: Sequence[Record] = ()) -> list[Query]:
+        return [Query(self._messages(record.fields, examples), choices=self.labels, max_tokens=8)]
+
+    def content_free_queries(self, examples: Sequence[Record] = ()) -> list[list[Query]]:
+        return [[Query(self._messages({f: cf for f in self.input_fields}, examples), choices=self.labels,
+                       max_tokens=8)] for cf in CONTENT_FREE]
+
+    def parse(self, record: Record, responses: Sequence[Response],
+              prior: Sequence[Mapping[str, float]] | None = None) -> Labeled:
+        dist = distribution_of(responses[0], self.labels, prior[0] if prior else None)
+        return Labeled(label=max(dist, key=dist.__getitem__), distribution=dist)
+
+    def metrics(self, gold: Sequence[Any], labeled: Sequence[Labeled]) -> dict[str, Any]:
+        return classification_report(gold, [l.label for l in labeled],
+                                      [l.distribution for l in labeled], self.labels)
+
+
+@register_task("pair")
+class PairClassification(Classification):
+    """One label for a pair of texts (e.g. paraphrase yes/no)."""
+
+    default_template = "pair.v1.j2"
+
+    def __init__(self, cfg: Any) -> None:
+        super().__init__(cfg)
+        self.input_fields = (cfg.text_field, cfg.text_pair_field)
+
+    def _user(self, fields: Mapping[str, Any]) -> str:
+        return self.template.macros.user(fields, self.cfg.text_field, self.cfg.text_pair_field)

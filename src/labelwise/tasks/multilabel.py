@@ -1,0 +1,64 @@
+"""Multi-label classification: one yes/no question per label over a shared prompt prefix."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from ..errors import ParseError
+from ..quality.classification_metrics import multilabel_report
+from ..types import Labeled, Message, Query, Record, Response
+from .base import CONTENT_FREE, distribution_of, register_task
+from .template import Template, load_template_source
+
+YES_NO = ("yes", "no")
+
+
+@register_task("multilabel")
+class MultiLabel:
+    """Each label is asked separately; P(yes) is its probability, labels with P >= 0.5 are kept."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self.labels = tuple(cfg.labels)
+        self.input_fields = (cfg.text_field,)
+        self.template = Template(load_template_source(cfg.template or "multilabel.v1.j2"),
+                                 kind=self.kind, labels=cfg.labels, instructions=cfg.instructions)
+        self.template_hash = self.template.hash
+
+    def normalize_gold(self, raw: Any) -> tuple[str, ...]:
+        if isinstance(raw, str):
+            raw = [p for p in raw.replace(",", "|").split("|") if p.strip()]
+        values = tuple(sorted({str(v).strip() for v in raw}))
+        bad = [v for v in values if v not in self.labels]
+        if bad:
+            raise ValueError(f"labels {bad} are not in the schema {list(self.labels)}")
+        return values
+
+    def _question(self, fields: Mapping[str, Any], label: str) -> str:
+        return self.template.macros.user(fields, self.cfg.text_field, label, self.cfg.labels[label])
+
+    def _messages(self, fields: Mapping[str, Any], label: str, examples: Sequence[Record]) -> tuple[Message, ...]:
+        msgs = [Message("system", self.template.macros.system(self.cfg.instructions, self.cfg.labels))]
+        for ex in examples:
+            msgs += [Message("user", self._question(ex.fields, label)),
+                     Message("assistant", "yes" if label in ex.gold else "no")]
+        msgs.append(Message("user", self._question(fields, label)))
+        return tuple(msgs)
+
+    def queries(self, record: Record, examples: Sequence[Record] = ()) -> list[Query]:
+        return [Query(self._messages(record.fields, l, examples), choices=YES_NO, max_tokens=4)
+                for l in self.labels]
+
+    def content_free_queries(self, examples: Sequence[Record] = ()) -> list[list[Query]]:
+        return [self.queries(Record("cf", {f: cf for f in self.input_fields}), examples)
+                for cf in CONTENT_FREE]
+
+    def parse(self, record: Record, responses: Sequence[Response],
+              prior: Sequence[Mapping[str, float]] | None = None) -> Labeled:
+        if len(responses) != len(self.labels):
+            raise ParseError(f"expected {len(self.labels)} answers, got {len(responses)}")
+        probs = {l: distribution_of(r, YES_NO, prior[i] if prior else None)["yes"]
+                 for i, (l, r) in enumerate(zip(self.labels, responses))}
+        return Labeled(label=tuple(l for l in self.labels if probs[l] >= 0.5), distribution=probs)
+
+    def metrics(self, gold: Sequence[Any], labeled: Sequence[Labeled]) -> dict[str, Any]:
+        return multilabel_report(gold, [l.label for l in labeled], self.labels)
