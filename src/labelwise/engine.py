@@ -98,9 +98,12 @@ class AnnotationRun:
                     raise _Stop() from None
                 try:
                     resp = await self.annotator.answer(query)
-                except BaseException:
+                except BaseException as e:
                     self.budget.release(reservation)
+                    if isinstance(e, AnnotatorError):
+                        self._note_failure(e)
                     raise
+                self._consecutive_failures = 0
                 cost = self._cost(resp)
                 self.store.record_call(key, self._identity, query.as_json(), resp, self.annotator.id, cost)
                 self.budget.settle(reservation, cost, resp.usage.total_tokens)
@@ -117,6 +120,13 @@ class AnnotationRun:
             raise
         finally:
             self._inflight.pop(key, None)
+
+    def _note_failure(self, e: AnnotatorError) -> None:
+        """Stop sending once the backend has failed many times in a row (it is down, not flaky)."""
+        self.summary.last_failure = str(e)
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES and not self.summary.stopped:
+            self.summary.stopped = f"{MAX_CONSECUTIVE_FAILURES} calls failed in a row; last: {e}"
 
     # -- one item -----------------------------------------------------------------------------
     def _annotation(self, record: Record, queries: list[Query], responses: list[Response],
@@ -144,17 +154,12 @@ class AnnotationRun:
         try:
             responses = list(await asyncio.gather(*[self._ask(k, q, sem) for k, q in zip(keys, queries)]))
             ann = self._annotation(record, queries, responses, prior)
-            self._consecutive_failures = 0
         except ItemError as e:
             ann = self._annotation(record, queries, [], prior, error=f"ItemError: {e}")
         except _Stop:
             return
-        except AnnotatorError as e:  # left pending: a rerun tries again
+        except AnnotatorError:  # left pending: a rerun tries again
             self.summary.failed += 1
-            self.summary.last_failure = str(e)
-            self._consecutive_failures += 1
-            if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES and not self.summary.stopped:
-                self.summary.stopped = f"{MAX_CONSECUTIVE_FAILURES} items failed in a row; last: {e}"
             self.on_progress(self.summary)
             return
         self.store.add_annotations([ann])
