@@ -261,6 +261,8 @@ class FaultServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:  # stop(): asyncio.start_server would log a cancelled handler
+            return
         finally:
             self._conns.discard(task)
             with contextlib.suppress(Exception):

@@ -1,0 +1,70 @@
+"""The CLI flow on a real project folder and SQLite file, with the scripted backend."""
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from labelwise.cli.app import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path):
+    d = tmp_path / "proj"
+    r = runner.invoke(app, ["init", str(d)])
+    assert r.exit_code == 0, r.output
+    cfg = d / "labelwise.yaml"
+    text = cfg.read_text().replace("  backend: llamacpp ", "  backend: fake #").replace(
+        "  model: qwen2.5-coder-1.5b-instruct ", '  model: "constant:negative" #')
+    cfg.write_text(text)
+    return d
+
+
+def test_help_teaches_the_flow():
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0 and "labelwise init" in r.output and "estimate" in r.output
+
+
+def test_init_estimate_annotate_eval_export(project):
+    r = runner.invoke(app, ["estimate", "-p", str(project)])
+    assert r.exit_code == 0, r.output
+    assert "200 (0 already annotated, 200 to do)" in r.output and "200 new" in r.output
+    r = runner.invoke(app, ["annotate", "-p", str(project), "--limit", "50"])
+    assert r.exit_code == 0, r.output
+    assert "annotated 50 item(s)" in r.output
+    r = runner.invoke(app, ["estimate", "-p", str(project)])
+    assert "50 already annotated, 150 to do" in r.output
+    r = runner.invoke(app, ["annotate", "-p", str(project)])
+    assert "annotated 150 item(s)" in r.output and "(50 were already done)" in r.output
+    out = project / "m.json"
+    r = runner.invoke(app, ["eval", "-p", str(project), "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    m = json.loads(out.read_text())
+    # the constant answer is right exactly on the negative gold items of the bundled sample
+    assert m["n"] == 200 and m["per_class"]["negative"]["recall"] == 1.0
+    assert m["accuracy"] == m["per_class"]["negative"]["support"] / 200
+    for fmt in ("jsonl", "csv", "parquet"):
+        r = runner.invoke(app, ["export", "-p", str(project), "-f", fmt])
+        assert r.exit_code == 0, r.output
+        assert (project / f"labels.{fmt}").stat().st_size > 0
+    rows = [json.loads(l) for l in (project / "labels.jsonl").read_text().splitlines()]
+    assert len(rows) == 200 and rows[0]["label"] == "negative" and rows[0]["gold"] in ("positive", "negative")
+
+
+def test_bad_config_is_one_clear_line_and_exit_2(project):
+    cfg = project / "labelwise.yaml"
+    cfg.write_text(cfg.read_text().replace("  k: 4", "  k: 4\n  kk: 5"))
+    r = subprocess.run([sys.executable, "-m", "labelwise.cli.app", "annotate", "-p", str(project)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "labelwise.yaml:" in r.stderr and "few_shot.kk" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_data_names_file_line_field(project):
+    (project / "data" / "yelp_reviews.csv").open("a").write("y999,,positive\n")
+    r = subprocess.run([sys.executable, "-m", "labelwise.cli.app", "annotate", "-p", str(project)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "yelp_reviews.csv:202 (field 'text'): empty text" in r.stderr.replace("\n", "")
