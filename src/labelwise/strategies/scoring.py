@@ -1,7 +1,7 @@
 """Scoring functions over plain numpy arrays: the maths behind every strategy.
 
 Convention: every score function returns one float per item and **higher = more informative**
-(more worth labeling next), so one ranking routine (:func:`rank_by_score`) serves them all.
+(more worth labeling next), so one ranking routine (``base.rank_by_score``) serves them all.
 Uncertainty scores are therefore uncertainties, not confidences: :func:`margin` returns
 ``1 - (p1 - p2)``, not the margin itself. Entropies are in nats (natural log).
 """
@@ -92,23 +92,25 @@ def k_center_greedy(embeddings: ArrayLike, labeled_mask: ArrayLike, n: int, rng:
     if x.ndim != 2 or lab.shape != (x.shape[0],) or not np.isfinite(x).all():
         raise ValueError(f"embeddings must be finite (n, d) with one labeled flag per row; "
                          f"got {x.shape} and {lab.shape}")
-    pickable = ~lab if candidates is None else (np.asarray(candidates, dtype=bool) & ~lab)
+    pick = np.flatnonzero(~lab if candidates is None else (np.asarray(candidates, dtype=bool) & ~lab))
     sq = (x * x).sum(axis=1)
-    dist = np.full(x.shape[0], np.inf)
+    xp, sqp = x[pick], sq[pick]  # distances are only ever needed from pickable rows
+    score = np.full(pick.size, np.inf)
     centers = np.flatnonzero(lab)
     for start in range(0, centers.size, 1024):  # blocks keep memory at n * 1024 floats
         c = centers[start:start + 1024]
-        d = sq[:, None] + sq[c][None, :] - 2.0 * (x @ x[c].T)
-        dist = np.minimum(dist, np.maximum(d, 0.0).min(axis=1))
-    score = np.where(pickable, dist, -np.inf)
-    priority = rng.permutation(x.shape[0])
+        d = xp @ x[c].T
+        d *= -2.0
+        d += sq[c]  # |a-c|^2 = |a|^2 + |c|^2 - 2a.c; |a|^2 is the same along a row, added after min
+        score = np.minimum(score, np.maximum(sqp + d.min(axis=1), 0.0))
+    priority = rng.permutation(pick.size)
     picks: list[int] = []
-    for _ in range(min(max(n, 0), int(pickable.sum()))):
+    for _ in range(min(max(n, 0), pick.size)):
         tied = np.flatnonzero(score == score.max())
-        i = int(tied[np.argmax(priority[tied])])
-        picks.append(i)
-        score[i] = -np.inf
-        score = np.minimum(score, ((x - x[i]) ** 2).sum(axis=1))
+        j = int(tied[np.argmax(priority[tied])])
+        picks.append(int(pick[j]))
+        score[j] = -np.inf
+        score = np.minimum(score, np.maximum(sqp + sqp[j] - 2.0 * (xp @ xp[j]), 0.0))
     return np.asarray(picks, dtype=np.intp)
 
 
