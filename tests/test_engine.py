@@ -37,7 +37,8 @@ def test_annotates_and_second_run_pays_nothing(tmp_path, sentiment_task_cfg):
     anns = store.annotations()
     assert len(anns) == 20 and all(a.error is None for a in anns)
     assert all(a.label == ("positive" if int(a.record_id) % 2 else "negative") for a in anns)
-    assert anns[0].queries[0]["messages"][0]["role"] == "system" and anns[0].responses[0]["choice_logprobs"]
+    (call,) = store.calls(anns[0])
+    assert call["query"]["messages"][0]["role"] == "system" and call["response"]["choice_logprobs"]
     s2 = run(task, fake, store, records(20))
     assert s2.already_done == 20 and s2.calls == 0 and fake.calls == 20
     # annotations deleted -> everything replays from the cache, still no calls
@@ -70,7 +71,7 @@ def test_unparsable_answer_is_stored_as_error_never_as_label(tmp_path, sentiment
     s = run(task, fake, store, records(5))
     bad = [a for a in store.annotations() if a.error]
     assert s.errors == 1 and len(bad) == 1 and bad[0].record_id == "3" and bad[0].label is None
-    assert bad[0].responses[0]["text"] == "I am not sure" and "ParseError" in bad[0].error
+    assert store.calls(bad[0])[0]["response"]["text"] == "I am not sure" and "ParseError" in bad[0].error
 
 
 def test_backend_failure_leaves_items_pending_for_a_rerun(tmp_path, sentiment_task_cfg):

@@ -17,6 +17,7 @@ from .cost.budget import Budget
 from .cost.prices import Price
 from .errors import AnnotatorError, BudgetExhausted, ItemError, ParseError
 from .store import Store, cache_key
+from .store.cache import identity_json
 from .tasks.base import Task, average_priors
 from .types import Annotation, Query, Record, Response
 
@@ -70,6 +71,7 @@ class AnnotationRun:
         if self.repeat:
             ident["repeat"] = self.repeat  # a repeat must ask again, not replay the first answer
         self._identity = ident
+        self._identity_json = identity_json(ident)
         self._cached: dict[str, Response] = {}
         self._inflight: dict[str, asyncio.Future[Response]] = {}
         self._consecutive_failures = 0
@@ -129,7 +131,7 @@ class AnnotationRun:
             self.summary.stopped = f"{MAX_CONSECUTIVE_FAILURES} calls failed in a row; last: {e}"
 
     # -- one item -----------------------------------------------------------------------------
-    def _annotation(self, record: Record, queries: list[Query], responses: list[Response],
+    def _annotation(self, record: Record, keys: list[str], responses: list[Response],
                     prior: list[Mapping[str, float]] | None, error: str | None = None) -> Annotation:
         label = dist = None
         if error is None:
@@ -142,8 +144,7 @@ class AnnotationRun:
             self.summary.errors += 1
         return Annotation(
             record_id=record.id, annotator_id=self.annotator.id, template_hash=self.task.template_hash,
-            label=label, distribution=dist, error=error, queries=[q.as_json() for q in queries],
-            responses=[r.as_json() for r in responses],
+            label=label, distribution=dist, error=error, call_keys=tuple(keys) if responses else (),
             prompt_tokens=sum(r.usage.prompt_tokens for r in responses),
             completion_tokens=sum(r.usage.completion_tokens for r in responses),
             cost=sum(self._cost(r) for r in responses), latency_s=sum(r.latency_s for r in responses),
@@ -153,9 +154,9 @@ class AnnotationRun:
                     prior: list[Mapping[str, float]] | None) -> None:
         try:
             responses = list(await asyncio.gather(*[self._ask(k, q, sem) for k, q in zip(keys, queries)]))
-            ann = self._annotation(record, queries, responses, prior)
+            ann = self._annotation(record, keys, responses, prior)
         except ItemError as e:
-            ann = self._annotation(record, queries, [], prior, error=f"ItemError: {e}")
+            ann = self._annotation(record, keys, [], prior, error=f"ItemError: {e}")
         except _Stop:
             return
         except AnnotatorError:  # left pending: a rerun tries again
@@ -170,7 +171,7 @@ class AnnotationRun:
         per_input = self.task.content_free_queries(self.calibration_examples)
         answers = []
         for queries in per_input:
-            keys = [cache_key(self._identity, q) for q in queries]
+            keys = [cache_key(self._identity_json, q) for q in queries]
             answers.append(await asyncio.gather(*[self._ask(k, q, sem) for k, q in zip(keys, queries)]))
         if any(r.choice_logprobs is None for rs in answers for r in rs):
             self.summary.calibration = {"applied": False, "why": "the backend gives no log-probabilities"}
@@ -193,12 +194,12 @@ class AnnotationRun:
             plans = []
             for r in pending:
                 queries = self.task.queries(r, self.examples_for(r) if self.examples_for else ())
-                plans.append((r, queries, [cache_key(self._identity, q) for q in queries]))
+                plans.append((r, queries, [cache_key(self._identity_json, q) for q in queries]))
             self._cached.update(self.store.cache_get_many([k for _, _, keys in plans for k in keys]))
             replay, to_ask = [], []
             for plan in plans:
                 (replay if all(k in self._cached for k in plan[2]) else to_ask).append(plan)
-            anns = [self._annotation(r, qs, [self._cached[k] for k in keys], prior) for r, qs, keys in replay]
+            anns = [self._annotation(r, keys, [self._cached[k] for k in keys], prior) for r, _, keys in replay]
             s.from_cache = sum(len(p[2]) for p in replay)
             self.store.add_annotations(anns)
             s.annotated += len(anns)

@@ -69,16 +69,18 @@ class Response:
     latency_s: float = 0.0
     raw: Mapping[str, Any] | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
+    def as_json(self, raw: bool = True) -> dict[str, Any]:
+        out = {
             "text": self.text,
             "choice_logprobs": dict(self.choice_logprobs) if self.choice_logprobs is not None else None,
             "samples": list(self.samples),
             "usage": {"prompt_tokens": self.usage.prompt_tokens,
                       "completion_tokens": self.usage.completion_tokens},
             "latency_s": self.latency_s,
-            "raw": self.raw,
         }
+        if raw:
+            out["raw"] = self.raw
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Response":
@@ -103,7 +105,8 @@ class Labeled:
 
 @dataclass(frozen=True)
 class Annotation:
-    """One stored annotation with everything needed to audit or replay it."""
+    """One stored annotation. ``call_keys`` point at the raw prompts and responses in the
+    content-addressed cache (``Store.calls``), so each is stored once however often reused."""
 
     record_id: str
     annotator_id: str
@@ -111,8 +114,7 @@ class Annotation:
     label: Any
     distribution: Mapping[str, float] | None
     error: str | None
-    queries: list[dict[str, Any]]
-    responses: list[dict[str, Any]]
+    call_keys: tuple[str, ...]
     prompt_tokens: int
     completion_tokens: int
     cost: float

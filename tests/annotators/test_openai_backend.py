@@ -80,7 +80,8 @@ def records(n: int = 5) -> list[Record]:
     return [Record(id=f"r{i}", fields={"text": TEXTS[i % len(TEXTS)] + f" (#{i})"}) for i in range(n)]
 
 
-def run_engine(task, annotator, store: Store, recs: list[Record], concurrency: int = 4):  # type: ignore[no-untyped-def]
+def engine(task, annotator, store: Store, concurrency: int = 4) -> AnnotationRun:  # type: ignore[no-untyped-def]
+    """A real AnnotationRun: no budget limit, no price (cost 0)."""
     return AnnotationRun(task=task, annotator=annotator, store=store, budget=Budget(), price=None,
                          concurrency=concurrency)
 
@@ -183,8 +184,7 @@ async def test_falls_back_to_k_votes_without_logprobs(fault: FaultServer, api_ke
     task = sentiment_task()
     async with opened(cfg) as ann:
         with Store(tmp_path / "votes.db") as store:
-            summary = await run_engine(task, ann, store, []).__class__(
-                task=task, annotator=ann, store=store, budget=Budget(), price=None, concurrency=1).run(records(3))
+            summary = await engine(task, ann, store, concurrency=1).run(records(3))
             anns = store.annotations()
     assert summary.annotated == 3 and summary.errors == 0
     assert ann.logprobs_supported is False
@@ -210,11 +210,9 @@ async def test_probe_without_logprobs_is_counted_in_usage(fault: FaultServer, ap
     task = sentiment_task()
     async with opened(config(fault.url, samples=3)) as ann:
         with Store(tmp_path / "usage.db") as store:
-            await AnnotationRun(task=task, annotator=ann, store=store, budget=Budget(), price=None,
-                                concurrency=1).run(records(1))
+            await engine(task, ann, store, concurrency=1).run(records(1))
             spent = store.spent()
-    served = sum(r.body.get("max_tokens", 0) and 1 for r in fault.chat_requests)  # every request was answered
-    assert served == 4
+    assert len(fault.chat_requests) == 4  # one probe, three samples: all answered, all paid
     # the probe answered 42+1 tokens, each sample 40+2
     assert spent["tokens"] == (42 + 1) + 3 * (40 + 2)
 
@@ -333,12 +331,10 @@ async def test_api_key_never_reaches_the_database(fault: FaultServer, api_key: s
     task = sentiment_task()
     async with opened(config(fault.url)) as ann:
         with Store(db) as store:
-            summary = await AnnotationRun(task=task, annotator=ann, store=store, budget=Budget(), price=None,
-                                          concurrency=1).run(records(5))
+            summary = await engine(task, ann, store, concurrency=1).run(records(5))
             assert summary.failed == 1 and summary.annotated == 4
             assert api_key not in (summary.last_failure or "")
-            summary2 = await AnnotationRun(task=task, annotator=ann, store=store, budget=Budget(), price=None,
-                                           concurrency=1).run(records(5))
+            summary2 = await engine(task, ann, store, concurrency=1).run(records(5))
             assert summary2.annotated == 1 and summary2.already_done == 4
     assert all(r.headers["authorization"] == f"Bearer {api_key}" for r in fault.chat_requests)
     # every byte on disk: the database, its WAL and shared-memory files
@@ -357,7 +353,6 @@ async def test_api_key_never_reaches_the_database(fault: FaultServer, api_key: s
         assert conn.execute("SELECT COUNT(*) FROM annotations").fetchone()[0] == 5
         assert conn.execute("SELECT COUNT(*) FROM ledger").fetchone()[0] == 5
     assert n_rows >= 15
-    assert KEY_ENV.encode() not in db.read_bytes() or True  # the env var's *name* may be stored; its value never
 
 
 # -- the engine over the fault server -----------------------------------------------------------------
@@ -369,8 +364,7 @@ async def test_engine_run_stores_scored_distributions_and_reruns_from_cache(faul
     db = tmp_path / "run.db"
     async with opened(config(fault.url, concurrency=4)) as ann:
         with Store(db) as store:
-            s = await AnnotationRun(task=task, annotator=ann, store=store, budget=Budget(), price=None,
-                                    concurrency=4).run(records(6))
+            s = await engine(task, ann, store, concurrency=4).run(records(6))
             anns = store.annotations()
             spent = store.spent()
     assert s.annotated == 6 and s.calls == 6 and s.failed == 0 and s.errors == 0
@@ -387,22 +381,20 @@ async def test_engine_run_stores_scored_distributions_and_reruns_from_cache(faul
         conn.execute("DELETE FROM annotations")
     async with opened(config(fault.url, concurrency=4)) as ann:
         with Store(db) as store:
-            s2 = await AnnotationRun(task=task, annotator=ann, store=store, budget=Budget(), price=None,
-                                     concurrency=4).run(records(6))
+            s2 = await engine(task, ann, store, concurrency=4).run(records(6))
             assert len(store.annotations()) == 6
     assert s2.calls == 0 and s2.from_cache == 6 and s2.annotated == 6
     assert len(fault.chat_requests) == 8
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: httpx's pool wait counts against timeout_s (httpx.Timeout(t) "
-                   "sets pool=t), so k concurrent vote samples over `concurrency` connections time out on a "
-                   "healthy server and are retried")
 async def test_waiting_for_a_pooled_connection_is_not_a_timeout(fault: FaultServer, api_key: str) -> None:
+    """k vote samples share `concurrency` connections: queueing for one must not count as a timeout."""
     fault.default = lambda seen: plain("positive", delay=0.25)
-    async with opened(config(fault.url, samples=6, concurrency=2, timeout_s=0.5, max_retries=0)) as ann:
+    async with opened(config(fault.url, samples=8, concurrency=2, timeout_s=0.4, max_retries=0)) as ann:
         ann.logprobs_supported = False  # straight to the k votes
-        resp = await ann.answer(QUERY)  # 6 answers of 0.25 s over 2 connections: 0.75 s, none slow
-    assert len(resp.samples) == 6 and ann.retries_done == 0
+        resp = await ann.answer(QUERY)  # 8 answers of 0.25 s over 2 connections: ~1 s, none slow
+    assert len(resp.samples) == 8 and ann.retries_done == 0
+    assert fault.max_in_flight == 2
 
 
 # -- a real llama.cpp server ----------------------------------------------------------------------------
@@ -422,8 +414,7 @@ async def test_real_llama_cpp_server_annotates_and_reruns_from_cache(llama_serve
     db = tmp_path / "real.db"
     async with opened(cfg) as ann:
         with Store(db) as store:
-            s = await AnnotationRun(task=task, annotator=ann, store=store, budget=Budget(), price=None,
-                                    concurrency=2).run(recs)
+            s = await engine(task, ann, store, concurrency=2).run(recs)
             anns = store.annotations()
             spent = store.spent()
     assert s.failed == 0, s.last_failure
@@ -439,8 +430,7 @@ async def test_real_llama_cpp_server_annotates_and_reruns_from_cache(llama_serve
     # the same run again: everything is annotated, nothing is sent
     async with opened(cfg) as ann:
         with Store(db) as store:
-            s2 = await AnnotationRun(task=task, annotator=ann, store=store, budget=Budget(), price=None,
-                                     concurrency=2).run(recs)
+            s2 = await engine(task, ann, store, concurrency=2).run(recs)
             spent2 = store.spent()
     assert s2.calls == 0 and s2.already_done == 5 and spent2["calls"] == spent["calls"]
     # and a fresh annotation table is rebuilt from the response cache, still without a call
@@ -448,7 +438,6 @@ async def test_real_llama_cpp_server_annotates_and_reruns_from_cache(llama_serve
         conn.execute("DELETE FROM annotations")
     async with opened(cfg) as ann:
         with Store(db) as store:
-            s3 = await AnnotationRun(task=task, annotator=ann, store=store, budget=Budget(), price=None,
-                                     concurrency=2).run(recs)
+            s3 = await engine(task, ann, store, concurrency=2).run(recs)
             assert len(store.annotations()) == 5
     assert s3.calls == 0 and s3.from_cache == s.calls

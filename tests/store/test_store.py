@@ -6,7 +6,7 @@ from labelwise.types import Annotation, Message, Query, Record, Response, Usage
 
 def ann(rid, label="positive", repeat=0):
     return Annotation(record_id=rid, annotator_id="fake/x", template_hash="h", label=label, distribution={label: 1.0},
-                      error=None, queries=[], responses=[], prompt_tokens=1, completion_tokens=1, cost=0.0,
+                      error=None, call_keys=(), prompt_tokens=1, completion_tokens=1, cost=0.0,
                       latency_s=0.0, repeat=repeat)
 
 

@@ -8,9 +8,16 @@ from typing import Any, Mapping
 from ..types import Query
 
 
-def cache_key(identity: Mapping[str, Any], query: Query) -> str:
+def identity_json(identity: Mapping[str, Any]) -> str:
+    """The canonical text of an annotator identity (compute once per run, reuse per key)."""
+    return json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def cache_key(identity: Mapping[str, Any] | str, query: Query) -> str:
     """Key over (backend, model, parameters, rendered query). Nothing is dropped or truncated,
-    so two different requests can only share a key through a SHA-256 collision."""
-    blob = json.dumps({"annotator": identity, "query": query.as_json()}, sort_keys=True,
-                      ensure_ascii=False, separators=(",", ":"))
+    so two different requests can only share a key through a SHA-256 collision.
+    ``Query.as_json`` has a fixed field order, so the query needs no key sorting."""
+    ident = identity if isinstance(identity, str) else identity_json(identity)
+    blob = '{"annotator":' + ident + ',"query":' + json.dumps(query.as_json(), ensure_ascii=False,
+                                                               separators=(",", ":")) + "}"
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

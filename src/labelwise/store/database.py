@@ -17,13 +17,13 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS annotations (
   id INTEGER PRIMARY KEY, record_id TEXT NOT NULL, annotator_id TEXT NOT NULL,
   template_hash TEXT NOT NULL, repeat INTEGER NOT NULL DEFAULT 0,
-  label TEXT, distribution TEXT, error TEXT, queries TEXT NOT NULL, responses TEXT NOT NULL,
+  label TEXT, distribution TEXT, error TEXT, call_keys TEXT NOT NULL,
   prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost REAL NOT NULL,
   latency_s REAL NOT NULL, created_at REAL NOT NULL,
   UNIQUE (record_id, annotator_id, template_hash, repeat));
 CREATE TABLE IF NOT EXISTS cache (
   key TEXT PRIMARY KEY, annotator TEXT NOT NULL, query TEXT NOT NULL, response TEXT NOT NULL,
-  created_at REAL NOT NULL);
+  raw TEXT, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger (
   id INTEGER PRIMARY KEY, ts REAL NOT NULL, annotator_id TEXT NOT NULL, cache_key TEXT NOT NULL,
   prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost REAL NOT NULL,
@@ -83,19 +83,19 @@ class Store:
         """Insert; an annotation that already exists for the same key is kept, not duplicated."""
         now = time.time()
         rows = [(a.record_id, a.annotator_id, a.template_hash, a.repeat, _dumps(a.label),
-                 _dumps(a.distribution), a.error, _dumps(a.queries), _dumps(a.responses), a.prompt_tokens,
+                 _dumps(a.distribution), a.error, ",".join(a.call_keys), a.prompt_tokens,
                  a.completion_tokens, a.cost, a.latency_s, now) for a in anns]
         with self.db:
             self.db.execute("BEGIN")
             cur = self.db.executemany(
                 "INSERT OR IGNORE INTO annotations (record_id, annotator_id, template_hash, repeat, label, "
-                "distribution, error, queries, responses, prompt_tokens, completion_tokens, cost, latency_s, "
-                "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                "distribution, error, call_keys, prompt_tokens, completion_tokens, cost, latency_s, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         return cur.rowcount
 
     def annotations(self, annotator_id: str | None = None, template_hash: str | None = None,
                     repeat: int | None = 0) -> list[Annotation]:
-        sql = ("SELECT record_id, annotator_id, template_hash, label, distribution, error, queries, responses, "
+        sql = ("SELECT record_id, annotator_id, template_hash, label, distribution, error, call_keys, "
                "prompt_tokens, completion_tokens, cost, latency_s, repeat FROM annotations WHERE 1=1")
         args: list[Any] = []
         for col, val in (("annotator_id", annotator_id), ("template_hash", template_hash), ("repeat", repeat)):
@@ -106,12 +106,23 @@ class Store:
         for r in self.db.execute(sql + " ORDER BY id", args):
             out.append(Annotation(record_id=r[0], annotator_id=r[1], template_hash=r[2],
                                   label=_gold(json.loads(r[3])), distribution=json.loads(r[4]), error=r[5],
-                                  queries=json.loads(r[6]), responses=json.loads(r[7]), prompt_tokens=r[8],
-                                  completion_tokens=r[9], cost=r[10], latency_s=r[11], repeat=r[12]))
+                                  call_keys=tuple(k for k in r[6].split(",") if k), prompt_tokens=r[7],
+                                  completion_tokens=r[8], cost=r[9], latency_s=r[10], repeat=r[11]))
+        return out
+
+    def calls(self, annotation: Annotation) -> list[dict[str, Any]]:
+        """The raw prompts and responses behind an annotation, in query order, for auditing."""
+        out = []
+        for key in annotation.call_keys:
+            row = self.db.execute("SELECT query, response, raw FROM cache WHERE key=?", (key,)).fetchone()
+            out.append({"key": key, "query": json.loads(row[0]) if row else None,
+                        "response": json.loads(row[1]) if row else None,
+                        "raw": json.loads(row[2]) if row and row[2] else None})
         return out
 
     # -- response cache + ledger -------------------------------------------------------------
     def cache_get_many(self, keys: Sequence[str]) -> dict[str, Response]:
+        """Parsed answers by key (without the raw payload, which stays in the database)."""
         found: dict[str, Response] = {}
         uniq = list(dict.fromkeys(keys))
         for i in range(0, len(uniq), 900):
@@ -127,9 +138,9 @@ class Store:
         now = time.time()
         with self.db:
             self.db.execute("BEGIN")
-            self.db.execute("INSERT OR IGNORE INTO cache (key, annotator, query, response, created_at) "
-                            "VALUES (?,?,?,?,?)",
-                            (key, _dumps(annotator), _dumps(query), _dumps(response.as_json()), now))
+            self.db.execute("INSERT OR IGNORE INTO cache (key, annotator, query, response, raw, created_at) "
+                            "VALUES (?,?,?,?,?,?)", (key, _dumps(annotator), _dumps(query),
+                                                     _dumps(response.as_json(raw=False)), _dumps(response.raw), now))
             self.db.execute("INSERT INTO ledger (ts, annotator_id, cache_key, prompt_tokens, completion_tokens, "
                             "cost, latency_s) VALUES (?,?,?,?,?,?,?)",
                             (now, annotator_id, key, response.usage.prompt_tokens,

@@ -22,6 +22,7 @@ class Classification:
         self.template = Template(load_template_source(cfg.template or self.default_template),
                                  kind=self.kind, labels=cfg.labels, instructions=cfg.instructions)
         self.template_hash = self.template.hash
+        self._system = Message("system", self.template.macros.system(cfg.instructions, cfg.labels))
 
     def normalize_gold(self, raw: Any) -> str:
         value = str(raw).strip()
@@ -34,7 +35,7 @@ class Classification:
         return self.template.macros.user(fields, self.cfg.text_field)
 
     def _messages(self, fields: Mapping[str, Any], examples: Sequence[Record]) -> tuple[Message, ...]:
-        msgs = [Message("system", self.template.macros.system(self.cfg.instructions, self.cfg.labels))]
+        msgs = [self._system]
         for ex in examples:
             msgs += [Message("user", self._user(ex.fields)), Message("assistant", str(ex.gold))]
         msgs.append(Message("user", self._user(fields)))

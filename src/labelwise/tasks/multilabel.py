@@ -23,6 +23,7 @@ class MultiLabel:
         self.template = Template(load_template_source(cfg.template or "multilabel.v1.j2"),
                                  kind=self.kind, labels=cfg.labels, instructions=cfg.instructions)
         self.template_hash = self.template.hash
+        self._system = Message("system", self.template.macros.system(cfg.instructions, cfg.labels))
 
     def normalize_gold(self, raw: Any) -> tuple[str, ...]:
         if isinstance(raw, str):
@@ -37,7 +38,7 @@ class MultiLabel:
         return self.template.macros.user(fields, self.cfg.text_field, label, self.cfg.labels[label])
 
     def _messages(self, fields: Mapping[str, Any], label: str, examples: Sequence[Record]) -> tuple[Message, ...]:
-        msgs = [Message("system", self.template.macros.system(self.cfg.instructions, self.cfg.labels))]
+        msgs = [self._system]
         for ex in examples:
             msgs += [Message("user", self._question(ex.fields, label)),
                      Message("assistant", "yes" if label in ex.gold else "no")]

@@ -1,0 +1,86 @@
+"""The embedded backend with a real GGUF model (smollm2-135m, pulled by scripts/test.sh)."""
+import asyncio
+import json
+
+import pytest
+
+from labelwise.config import AnnotatorConfig
+from labelwise.errors import ItemError
+from labelwise.types import Message, Query
+
+pytest.importorskip("llama_cpp")
+pytestmark = [pytest.mark.real_model]
+
+MODEL = "smollm2-135m-instruct"
+SYSTEM = Message("system", "Classify the sentiment of the review. Answer positive or negative.")
+
+
+def q(text, choices=("positive", "negative")):
+    return Query((SYSTEM, Message("user", f"Review: {text}\nSentiment:")), choices=choices)
+
+
+@pytest.fixture(scope="module")
+def annotator():
+    from labelwise.annotators.llamacpp import LlamaCppAnnotator
+    a = LlamaCppAnnotator(AnnotatorConfig(backend="llamacpp", model=MODEL, n_ctx=1024, n_threads=2))
+    yield a
+    asyncio.run(a.aclose())
+
+
+def fresh():
+    from labelwise.annotators.llamacpp import LlamaCppAnnotator
+    return LlamaCppAnnotator(AnnotatorConfig(backend="llamacpp", model=MODEL, n_ctx=1024, n_threads=2))
+
+
+def test_scores_every_choice_with_the_models_chat_template(annotator):
+    r = annotator.answer_sync(q("The soup was cold and the waiter rude."))
+    assert set(r.choice_logprobs) == {"positive", "negative"}
+    assert all(v < 0 for v in r.choice_logprobs.values())
+    assert "<|im_start|>assistant" in r.raw["prompt"] and "waiter rude" in r.raw["prompt"]
+    assert r.usage.prompt_tokens > 20 and r.usage.completion_tokens >= 2
+    assert r.text == max(r.choice_logprobs, key=r.choice_logprobs.get)
+
+
+def test_kv_cache_reuse_gives_the_same_scores_as_a_fresh_context(annotator):
+    a1 = annotator.answer_sync(q("Loved every minute, great staff."))
+    b = annotator.answer_sync(q("Terrible, never again."))
+    a2 = annotator.answer_sync(q("Loved every minute, great staff."))
+    assert b.raw["prompt_tokens_reused"] > 10  # the system prompt was not evaluated again
+    for c in a1.choice_logprobs:
+        assert a2.choice_logprobs[c] == pytest.approx(a1.choice_logprobs[c], abs=1e-3)
+    other = fresh()
+    try:
+        b_fresh = other.answer_sync(q("Terrible, never again."))
+    finally:
+        asyncio.run(other.aclose())
+    assert b_fresh.raw["prompt_tokens_reused"] == 0
+    for c in b.choice_logprobs:
+        assert b.choice_logprobs[c] == pytest.approx(b_fresh.choice_logprobs[c], abs=1e-3)
+
+
+def test_multi_token_choices_are_scored_token_by_token(annotator):
+    r = annotator.answer_sync(q("Fine I guess.", choices=("very positive", "somewhat negative")))
+    toks = r.raw["choice_tokens"]
+    assert len(toks["very positive"]) >= 2 and len(toks["somewhat negative"]) >= 2
+    single = annotator.answer_sync(q("Fine I guess.", choices=("very", "somewhat")))
+    # log P("very positive") = log P("very") + log P(" positive" | "very") <= log P("very")
+    assert r.choice_logprobs["very positive"] < single.choice_logprobs["very"] + 1e-6
+
+
+def test_prompt_longer_than_the_context_is_an_item_error():
+    from labelwise.annotators.llamacpp import LlamaCppAnnotator
+    small = LlamaCppAnnotator(AnnotatorConfig(backend="llamacpp", model=MODEL, n_ctx=256, n_threads=2))
+    try:
+        with pytest.raises(ItemError, match="n_ctx=256"):
+            small.answer_sync(q("word " * 400))
+    finally:
+        asyncio.run(small.aclose())
+
+
+@pytest.mark.slow
+def test_json_schema_generation_returns_valid_json(annotator):
+    schema = {"type": "object", "properties": {"sentiment": {"type": "string", "enum": ["positive", "negative"]}},
+              "required": ["sentiment"]}
+    r = annotator.answer_sync(Query((SYSTEM, Message("user", "Review: Great!\nAnswer in JSON.")), max_tokens=24,
+                                    json_schema=schema))
+    assert json.loads(r.text)["sentiment"] in ("positive", "negative")
