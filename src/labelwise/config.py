@@ -82,6 +82,20 @@ class BudgetConfig(_Strict):
     tokens: int | None = Field(default=None, ge=0)
 
 
+class LoopConfig(_Strict):
+    """Active learning: which items the LLM labels, and the small model that learns from them."""
+
+    strategy: str = "entropy"
+    budget: int = Field(default=200, ge=1, description="LLM labels to buy in total, seed included")
+    rounds: int = Field(default=5, ge=1)
+    seed_size: int = Field(default=50, ge=1)
+    seed_from_gold: bool = False
+    model: str = "logreg"
+    class_balance: bool = False
+    seed: int = 0
+    test_split: str = "test"
+
+
 class StoreConfig(_Strict):
     path: str = "labelwise.db"
 
@@ -93,6 +107,7 @@ class ProjectConfig(_Strict):
     few_shot: FewShotConfig = Field(default_factory=FewShotConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    loop: LoopConfig = Field(default_factory=LoopConfig)
     prices: str | None = None
     human_price_per_label: float = Field(default=0.08, ge=0)
 
@@ -104,7 +119,7 @@ class ProjectConfig(_Strict):
     def _empty_sections(cls, data: Any) -> Any:
         """A section whose keys are all commented out reads as null: treat it as empty."""
         if isinstance(data, dict):
-            return {k: ({} if v is None and k in ("annotator", "few_shot", "budget", "store") else v)
+            return {k: ({} if v is None and k in ("annotator", "few_shot", "budget", "store", "loop") else v)
                     for k, v in data.items()}
         return data
 

@@ -24,7 +24,7 @@ def annotator():
     from labelwise.annotators.llamacpp import LlamaCppAnnotator
     a = LlamaCppAnnotator(AnnotatorConfig(backend="llamacpp", model=MODEL, n_ctx=1024, n_threads=2))
     yield a
-    asyncio.run(a.aclose())
+    a.unload()
 
 
 def fresh():
@@ -52,7 +52,7 @@ def test_kv_cache_reuse_gives_the_same_scores_as_a_fresh_context(annotator):
     try:
         b_fresh = other.answer_sync(q("Terrible, never again."))
     finally:
-        asyncio.run(other.aclose())
+        other.unload()
     assert b_fresh.raw["prompt_tokens_reused"] == 0
     for c in b.choice_logprobs:
         assert b.choice_logprobs[c] == pytest.approx(b_fresh.choice_logprobs[c], abs=1e-3)
@@ -74,7 +74,7 @@ def test_prompt_longer_than_the_context_is_an_item_error():
         with pytest.raises(ItemError, match="n_ctx=256"):
             small.answer_sync(q("word " * 400))
     finally:
-        asyncio.run(small.aclose())
+        small.unload()
 
 
 @pytest.mark.slow

@@ -152,6 +152,9 @@ class LlamaCppAnnotator:
         return await asyncio.to_thread(self.answer_sync, query)
 
     async def aclose(self) -> None:
+        """Nothing to release per run: the model stays loaded for the next run in this process."""
+
+    def unload(self) -> None:
         with self._lock:
             if self._llm is not None:
                 self._llm.close()

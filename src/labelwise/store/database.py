@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE TABLE IF NOT EXISTS embeddings (
   encoder TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
   PRIMARY KEY (encoder, text_hash));
+CREATE TABLE IF NOT EXISTS loop_rounds (
+  run TEXT NOT NULL, round INTEGER NOT NULL, labeled TEXT NOT NULL, result TEXT NOT NULL,
+  PRIMARY KEY (run, round));
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -155,6 +158,17 @@ class Store:
     def ledger_rows(self) -> Iterator[tuple[Any, ...]]:
         return self.db.execute("SELECT ts, annotator_id, cache_key, prompt_tokens, completion_tokens, cost, "
                                "latency_s FROM ledger ORDER BY id")
+
+    # -- active-learning rounds ---------------------------------------------------------------
+    def put_round(self, run: str, round_no: int, labeled: dict[str, Any], result: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO loop_rounds (run, round, labeled, result) VALUES (?,?,?,?)",
+                        (run, round_no, _dumps(labeled), _dumps(result)))
+
+    def rounds(self, run: str | None = None) -> list[tuple[str, int, dict[str, Any], dict[str, Any]]]:
+        sql, args = "SELECT run, round, labeled, result FROM loop_rounds", ()
+        if run is not None:
+            sql, args = sql + " WHERE run=?", (run,)
+        return [(r, n, json.loads(l), json.loads(res)) for r, n, l, res in self.db.execute(sql + " ORDER BY run, round", args)]
 
     # -- small key/value facts (e.g. calibration priors) ----------------------------------
     def get_kv(self, key: str) -> Any:

@@ -1,0 +1,75 @@
+"""Active-learning commands: loop, compare, report."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from ..project import Project
+
+console = Console()
+ProjectDir = typer.Option(Path("."), "--project", "-p", help="folder with labelwise.yaml")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(loop)
+    app.command()(compare)
+    app.command()(report)
+
+
+def _print_round(r: dict) -> None:  # noqa: ANN001
+    tests = ", ".join(f"{d} {v['accuracy']:.3f}" for d, v in r["test"].items())
+    console.print(f"[bold]{r['run']}[/] round {r['round']}: {r['llm_labels']} LLM labels "
+                  f"({r['calls']} new calls, {r['from_cache']} cached) -> accuracy {tests}")
+
+
+def _loop(p: Project, strategy: str, budget: int | None, rounds: int | None, seed: int | None):  # noqa: ANN202
+    from ..loop import ActiveLearningLoop
+    c = p.config.loop
+    return ActiveLearningLoop(p, strategy=strategy or c.strategy, budget=budget or c.budget, rounds=rounds or c.rounds,
+                              seed=c.seed if seed is None else seed, seed_size=c.seed_size, model=c.model,
+                              seed_from_gold=c.seed_from_gold, class_balance=c.class_balance,
+                              test_split=c.test_split, on_round=_print_round)
+
+
+def loop(project: Path = ProjectDir,
+         strategy: str = typer.Option(None, help="random, least_confidence, margin, entropy, ci, diversity, committee"),
+         budget: int = typer.Option(None, help="LLM labels to buy in total, seed included"),
+         rounds: int = typer.Option(None, help="rounds after the seed round"),
+         seed: int = typer.Option(None, help="random seed for the seed set and ties")) -> None:
+    """Active learning: the LLM labels only the items the strategy picks, a small model learns from
+    them round after round, and each round is scored on the source and target-domain test sets.
+    A stopped loop resumes at its last finished round."""
+    p = Project.open(project)
+    results = _loop(p, strategy, budget, rounds, seed).run()
+    console.print(f"{len(results)} round(s) stored; `labelwise report -p {project}` draws them")
+
+
+def compare(project: Path = ProjectDir,
+            strategies: str = typer.Option("random,entropy,margin,ci,diversity", help="comma-separated"),
+            seeds: str = typer.Option("0,1,2", help="comma-separated seeds"),
+            budget: int = typer.Option(None), rounds: int = typer.Option(None)) -> None:
+    """Run several strategies over the same pool and seeds; LLM answers bought once are reused."""
+    p = Project.open(project)
+    for s in [x.strip() for x in strategies.split(",") if x.strip()]:
+        for seed in [int(x) for x in seeds.split(",") if x.strip()]:
+            _loop(p, s, budget, rounds, seed).run()
+    report(project, out=None)
+
+
+def report(project: Path = ProjectDir,
+           out: Path = typer.Option(None, help="HTML file (default: report.html in the project)")) -> None:
+    """Write one self-contained HTML report (plots inline) and a JSON of all its figures."""
+    from ..report import write_report
+    p = Project.open(project)
+    results = [res for _, _, _, res in p.store.rounds()]
+    if not results:
+        raise typer.BadParameter("no loop rounds stored yet; run `labelwise loop` first", param_hint="project")
+    spent = p.store.spent()
+    calls = max(1, spent["calls"])
+    pool = [r for r in p.store.records() if r.split != p.config.loop.test_split]
+    path = write_report(results, out or p.config.resolve("report.html"), pool_size=len(pool),
+                        cost_per_llm_label=spent["money"] / calls, seconds_per_llm_label=spent["seconds"] / calls,
+                        human_price_per_label=p.config.human_price_per_label)
+    console.print(f"wrote {path} and {path.with_suffix('.json')}")
