@@ -186,6 +186,7 @@ async def test_falls_back_to_k_votes_without_logprobs(fault: FaultServer, api_ke
         with Store(tmp_path / "votes.db") as store:
             summary = await engine(task, ann, store, concurrency=1).run(records(3))
             anns = store.annotations()
+            calls = [store.calls(a) for a in anns]
     assert summary.annotated == 3 and summary.errors == 0
     assert ann.logprobs_supported is False
     reqs = fault.chat_requests
@@ -197,8 +198,10 @@ async def test_falls_back_to_k_votes_without_logprobs(fault: FaultServer, api_ke
         assert "top_logprobs" not in r.body
         assert r.body["temperature"] == 0.7 and r.body["max_tokens"] == 8
     assert sorted(r.body["seed"] for r in samples) == sorted(list(range(cfg.samples)) * 3)
-    for a in anns:
-        assert len(a.responses[0]["samples"]) == cfg.samples
+    for a, [call] in zip(anns, calls):
+        assert call["response"]["samples"] == [VOTES_BY_SEED[i] for i in range(cfg.samples)]
+        assert call["response"]["choice_logprobs"] is None
+        assert len(call["raw"]["responses"]) == cfg.samples  # every sampled body kept for audit
         assert a.label == "positive"
         assert a.distribution == {"positive": pytest.approx(0.75), "negative": pytest.approx(0.25)}
 

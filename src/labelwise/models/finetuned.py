@@ -18,18 +18,31 @@ from .encoder import DEFAULT_ENCODER, Encoder
 from .logreg import LogRegModel
 
 
-def trainable_copy(encoder: str | Encoder, max_length: int) -> Any:
-    """A private copy of the loaded SentenceTransformer to fine-tune (the shared one stays frozen)."""
+def trainable_copy(encoder: str | Encoder, max_length: int, freeze_embeddings: bool = True) -> Any:
+    """A private copy of the loaded SentenceTransformer to fine-tune (the shared one stays frozen).
+    ``freeze_embeddings`` keeps the token-embedding table (half of MiniLM's weights) fixed: half
+    the optimizer state and step time, and a few hundred labels cannot move it usefully anyway."""
     st = copy.deepcopy(shared_encoder(encoder)._load())
     st.max_seq_length = max_length
+    if freeze_embeddings:
+        for name, param in st.named_parameters():
+            if name.endswith("word_embeddings.weight"):
+                param.requires_grad_(False)
     return st
 
 
 def forward_embed(st: Any, texts: Sequence[str]) -> Any:
     """Unit-length sentence embeddings as a torch tensor, with gradients when training."""
     import torch
-    out = st(st.tokenize(list(texts)))["sentence_embedding"]
+    prep = getattr(st, "preprocess", None) or st.tokenize  # renamed in sentence-transformers 6
+    out = st(prep(list(texts)))["sentence_embedding"]
     return torch.nn.functional.normalize(out, dim=-1)
+
+
+def embedding_dim(st: Any) -> int:
+    """sentence-transformers 6 renamed the method; accept both spellings."""
+    get = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+    return int(get())
 
 
 def encode_with(st: Any, texts: Sequence[str], batch_size: int) -> np.ndarray:
@@ -40,7 +53,7 @@ def encode_with(st: Any, texts: Sequence[str], batch_size: int) -> np.ndarray:
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
             parts.append(forward_embed(st, texts[i:i + batch_size]).float().numpy())
-    return np.concatenate(parts) if parts else np.zeros((0, st.get_sentence_embedding_dimension()), np.float32)
+    return np.concatenate(parts) if parts else np.zeros((0, embedding_dim(st)), np.float32)
 
 
 def fine_tune(st: Any, extra: list[Any], n: int, loss_fn: Callable[[list[int]], Any], *, epochs: int,
@@ -72,7 +85,7 @@ class FineTunedModel(SmallModelMixin):
     """Encoder + linear head trained with cross-entropy (encoder lr ``lr``, head lr ``head_lr``)."""
 
     def __init__(self, epochs: int = 3, batch_size: int = 16, lr: float = 2e-5, head_lr: float = 1e-3,
-                 max_length: int = 128, C: float = 1.0, seed: int = 0,
+                 max_length: int = 128, C: float = 1.0, freeze_embeddings: bool = True, seed: int = 0,
                  encoder: str | Encoder = DEFAULT_ENCODER, store: Any = None) -> None:
         self.epochs = epochs
         self.batch_size = batch_size
@@ -80,6 +93,7 @@ class FineTunedModel(SmallModelMixin):
         self.head_lr = head_lr
         self.max_length = max_length
         self.C = C
+        self.freeze_embeddings = freeze_embeddings
         self.seed = seed
         self.encoder = encoder
         self.store = store
@@ -92,8 +106,8 @@ class FineTunedModel(SmallModelMixin):
         self.base_.fit_embeddings(self.embed(texts), y, classes)
         self.model_, self.head_ = None, None
         if len(classes) > 1:  # one class: nothing to learn, predict it with probability 1
-            st = trainable_copy(self.encoder, self.max_length)
-            head = self._head_from(self.base_.clf_, st.get_sentence_embedding_dimension(), len(classes))
+            st = trainable_copy(self.encoder, self.max_length, self.freeze_embeddings)
+            head = self._head_from(self.base_.clf_, embedding_dim(st), len(classes))
             target = torch.as_tensor(y, dtype=torch.long)
 
             def loss_fn(idx: list[int]) -> Any:

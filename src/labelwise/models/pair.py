@@ -33,8 +33,8 @@ class PairModel(SmallModelMixin):
     (``negative_label``, or whichever other label the training data uses)."""
 
     def __init__(self, positive_label: str = "yes", negative_label: str | None = None, epochs: int = 3,
-                 batch_size: int = 16, lr: float = 2e-5, max_length: int = 128, C: float = 100.0, seed: int = 0,
-                 encoder: str | Encoder = DEFAULT_ENCODER, store: Any = None) -> None:
+                 batch_size: int = 16, lr: float = 2e-5, max_length: int = 128, C: float = 100.0,
+                 freeze_embeddings: bool = True, seed: int = 0, encoder: str | Encoder = DEFAULT_ENCODER, store: Any = None) -> None:
         self.positive_label = positive_label
         self.negative_label = negative_label
         self.epochs = epochs
@@ -42,6 +42,7 @@ class PairModel(SmallModelMixin):
         self.lr = lr
         self.max_length = max_length
         self.C = C
+        self.freeze_embeddings = freeze_embeddings
         self.seed = seed
         self.encoder = encoder
         self.store = store
@@ -67,7 +68,7 @@ class PairModel(SmallModelMixin):
         self.base_calibration_ = _calibrate(self._base_cos(pairs), y, self.C)
         self.model_ = None
         if y.min() != y.max():  # both kinds present: otherwise the objective is degenerate
-            st = trainable_copy(self.encoder, self.max_length)
+            st = trainable_copy(self.encoder, self.max_length, self.freeze_embeddings)
             target = torch.as_tensor(y, dtype=torch.float32)
 
             def loss_fn(idx: list[int]) -> Any:
