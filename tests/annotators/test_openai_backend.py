@@ -419,8 +419,14 @@ async def test_real_llama_cpp_server_annotates_and_reruns_from_cache(llama_serve
         with Store(db) as store:
             s = await engine(task, ann, store, concurrency=2).run(recs)
             anns = store.annotations()
+            calls = [c for a in anns for c in store.calls(a)]
             spent = store.spent()
+        scored_by_logprobs = ann.logprobs_supported
     assert s.failed == 0, s.last_failure
+    # llama_cpp.server offers top_logprobs: every label was scored, none voted
+    assert scored_by_logprobs is True
+    assert len(calls) == 5 and all(c["response"]["choice_logprobs"] is not None for c in calls)
+    assert all(c["raw"]["response"]["choices"][0]["logprobs"]["content"][0]["top_logprobs"] for c in calls)
     assert s.annotated == 5 and s.errors == 0
     assert {a.record_id for a in anns} == {r.id for r in recs}
     for a in anns:

@@ -99,13 +99,13 @@ class FineTunedModel(SmallModelMixin):
         self.store = store
 
     def fit(self, X: Texts, labels: Sequence[str]) -> "FineTunedModel":
-        import torch
         texts = check_texts(X)
         classes, y = check_labels(texts, labels)
         self.base_ = LogRegModel(C=self.C, seed=self.seed, encoder=self.encoder, store=self.store)
         self.base_.fit_embeddings(self.embed(texts), y, classes)
         self.model_, self.head_ = None, None
         if len(classes) > 1:  # one class: nothing to learn, predict it with probability 1
+            import torch
             st = trainable_copy(self.encoder, self.max_length, self.freeze_embeddings)
             head = self._head_from(self.base_.clf_, embedding_dim(st), len(classes))
             target = torch.as_tensor(y, dtype=torch.long)

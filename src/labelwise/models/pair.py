@@ -34,7 +34,8 @@ class PairModel(SmallModelMixin):
 
     def __init__(self, positive_label: str = "yes", negative_label: str | None = None, epochs: int = 3,
                  batch_size: int = 16, lr: float = 2e-5, max_length: int = 128, C: float = 100.0,
-                 freeze_embeddings: bool = True, seed: int = 0, encoder: str | Encoder = DEFAULT_ENCODER, store: Any = None) -> None:
+                 freeze_embeddings: bool = True, seed: int = 0,
+                 encoder: str | Encoder = DEFAULT_ENCODER, store: Any = None) -> None:
         self.positive_label = positive_label
         self.negative_label = negative_label
         self.epochs = epochs
@@ -58,7 +59,6 @@ class PairModel(SmallModelMixin):
         return np.array(sorted({pos} | others), dtype=object)  # one class only if every label is positive
 
     def fit(self, X: Texts, labels: Sequence[str]) -> "PairModel":
-        import torch
         pairs = check_texts(X, pairs=True)
         labs = [str(lab) for lab in labels]
         if len(labs) != len(pairs) or not pairs:
@@ -68,6 +68,7 @@ class PairModel(SmallModelMixin):
         self.base_calibration_ = _calibrate(self._base_cos(pairs), y, self.C)
         self.model_ = None
         if y.min() != y.max():  # both kinds present: otherwise the objective is degenerate
+            import torch
             st = trainable_copy(self.encoder, self.max_length, self.freeze_embeddings)
             target = torch.as_tensor(y, dtype=torch.float32)
 

@@ -1,0 +1,44 @@
+"""Few-shot example selection: fixed, random and nearest-neighbour (real MiniLM encoder)."""
+import pytest
+
+from labelwise.fewshot import FewShot, balanced_pick
+from labelwise.store import Store
+from labelwise.types import Record
+
+POOL = [Record("p1", {"text": "The pasta was delicious and fresh."}, gold="positive"),
+        Record("p2", {"text": "Friendly staff and a lovely terrace."}, gold="positive"),
+        Record("p3", {"text": "Best pizza in town, crispy crust."}, gold="positive"),
+        Record("n1", {"text": "The pasta was soggy and cold."}, gold="negative"),
+        Record("n2", {"text": "Rude staff, we waited an hour."}, gold="negative"),
+        Record("n3", {"text": "The pizza crust was burnt."}, gold="negative")]
+
+
+def test_balanced_pick_round_robins_over_labels():
+    assert balanced_pick([0, 1, 2, 3], ["a", "a", "a", "b"], 3) == [0, 3, 1]
+
+
+def test_fixed_is_the_same_for_every_record_and_balanced():
+    fs = FewShot("fixed", POOL, ("text",), k=2)
+    a, b = fs.for_record(Record("x", {"text": "x"})), fs.for_record(Record("y", {"text": "y"}))
+    assert a == b and {r.gold for r in a} == {"positive", "negative"}
+
+
+def test_random_is_seeded_per_record_and_never_the_record_itself():
+    fs = FewShot("random", POOL, ("text",), k=3, balanced=False, seed=3)
+    picked = fs.for_record(POOL[0])
+    assert picked == FewShot("random", POOL, ("text",), k=3, balanced=False, seed=3).for_record(POOL[0])
+    assert POOL[0] not in picked and len(picked) == 3
+
+
+@pytest.mark.real_model
+def test_nearest_picks_the_most_similar_examples_and_caches_embeddings(tmp_path):
+    store = Store(tmp_path / "p.db")
+    fs = FewShot("nearest", POOL, ("text",), k=2, balanced=False, store=store)
+    picked = fs.for_record(Record("q", {"text": "Their pasta was soggy, cold and tasteless."}))
+    assert picked[-1].id == "n1"  # the nearest comes last, right before the question
+    assert "p1" in {r.id for r in picked}  # the other pasta sentence
+    assert store.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == len(POOL) + 1
+    # the item itself (same text) is never its own example
+    assert POOL[3] not in fs.for_record(Record("n1-copy", {"text": POOL[3].fields["text"]}))
+    balanced = FewShot("nearest", POOL, ("text",), k=2, balanced=True, store=store)
+    assert {r.gold for r in balanced.for_record(Record("q", {"text": "soggy pasta"}))} == {"positive", "negative"}
