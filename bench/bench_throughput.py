@@ -146,7 +146,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--latency", type=float, default=0.05, help="server latency per request, seconds")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
-    ap.add_argument("--items", type=int, nargs="+", default=[1500, 3000], help="items per round, per concurrency")
+    ap.add_argument("--items", type=int, nargs="+", default=[1000, 2000], help="items per round, per concurrency")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     ap.add_argument("--profile", type=Path, help="cProfile one labelwise run at the last concurrency into this file")

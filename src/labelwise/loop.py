@@ -76,15 +76,24 @@ class ActiveLearningLoop:
         model = make_small_model(self.model, store=self.project.store, seed=self.seed)
         return model.fit([model_input(task, pool[i]) for i in ids], [labeled[i] for i in ids])
 
+    def _full(self, model: Any, proba: np.ndarray) -> np.ndarray:
+        """Columns for every label of the task, in schema order: a label the LLM never gave yet
+        gets probability 0 instead of vanishing (uncertainty needs the full distribution)."""
+        labels = self.project.task.labels
+        full = np.zeros((proba.shape[0], len(labels)))
+        for j, c in enumerate(model.classes_):
+            full[:, labels.index(c)] = proba[:, j]
+        return full
+
     def _select(self, model: Any, pool_records: list[Record], labeled: dict[str, Any], n: int) -> list[str]:
         task = self.project.task
         X = [model_input(task, r) for r in pool_records]
-        proba = model.predict_proba(X)
+        proba = self._full(model, model.predict_proba(X))
         needs_base = self.strategy == "ci"
         state = PoolState(
             ids=np.array([r.id for r in pool_records]), labeled=np.array([r.id in labeled for r in pool_records]),
-            proba=proba, predicted=np.asarray(model.classes_)[proba.argmax(1)],
-            base_score=model.base_proba(X) if needs_base else None, finetuned_score=proba if needs_base else None,
+            proba=proba, predicted=np.asarray(task.labels)[proba.argmax(1)],
+            base_score=self._full(model, model.base_proba(X)) if needs_base else None, finetuned_score=proba if needs_base else None,
             embeddings=model.embed(X) if self.strategy == "diversity" else None)
         strategy = make_strategy(self.strategy)
         if self.class_balance:

@@ -122,6 +122,7 @@ def test_pair_fine_tuning_moves_the_score_away_from_base(fit):
     y = np.array(PAIR_LABELS) == "paraphrase"
     ft, b = model.similarity(PAIRS), model.base_similarity(PAIRS)
     assert ft[y].mean() - ft[~y].mean() > b[y].mean() - b[~y].mean()  # fine-tuning separated the pairs more
+    assert model.embed(PAIRS[:3]).shape == (3, 2 * model.embed(["one text"]).shape[1])  # pairs side by side
 
 
 @pytest.mark.real_model

@@ -103,6 +103,16 @@ class PairModel(SmallModelMixin):
         emb = self.embed([a for a, _ in pairs] + [b for _, b in pairs])
         return (emb[:len(pairs)] * emb[len(pairs):]).sum(axis=1).astype(np.float64)
 
+    def embed(self, texts: Any) -> np.ndarray:
+        """Strings: un-fine-tuned embeddings (cached). Pairs: both texts' embeddings side by side,
+        so diversity sampling over a pool of pairs works on the same inputs as predict_proba."""
+        items = list(texts)
+        if items and not isinstance(items[0], str):
+            pairs = check_texts(items, pairs=True)
+            emb = super().embed([a for a, _ in pairs] + [b for _, b in pairs])
+            return np.hstack([emb[:len(pairs)], emb[len(pairs):]])
+        return super().embed(items)
+
     def _to_proba(self, sim: np.ndarray, calibration: tuple[float, float]) -> np.ndarray:
         if len(self.classes_) == 1:
             return np.ones((len(sim), 1))
