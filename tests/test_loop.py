@@ -57,6 +57,16 @@ def test_loop_buys_exactly_the_budget_and_learns(project, strategy):
     assert (final["source"]["accuracy"] + final["target"]["accuracy"]) / 2 >= 0.6
 
 
+def test_final_labels_cover_the_pool(project):
+    p, _ = project
+    loop = ActiveLearningLoop(p, strategy="margin", budget=25, rounds=1, seed=2, seed_size=20)
+    loop.run()
+    rows = loop.final_labels()
+    assert len(rows) == 140 and len({r["id"] for r in rows}) == 140
+    assert sum(r["source"] == "llm" for r in rows) == 25
+    assert all(0.5 <= r["confidence"] <= 1 for r in rows if r["source"] == "small_model")
+
+
 def test_loop_resumes_at_last_finished_round_and_reuses_answers(project):
     p, fake = project
     ActiveLearningLoop(p, strategy="entropy", budget=30, rounds=1, seed=1, seed_size=20).run()

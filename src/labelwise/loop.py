@@ -100,6 +100,26 @@ class ActiveLearningLoop:
             strategy = ClassBalanced(strategy)
         return strategy.select(state, n, np.random.default_rng(self.seed * 7919 + len(labeled)))
 
+    def final_labels(self) -> list[dict[str, Any]]:
+        """Every pool item's label: the LLM's where bought, else the small model's with its
+        confidence, from the last stored round."""
+        p = self.project
+        done = p.store.rounds(self.run_name)
+        if not done:
+            return []
+        labeled = done[-1][2]
+        pool_records, _ = split_records(p.store.records(), self.test_split)
+        pool = {r.id: r for r in pool_records}
+        model = self._fit(pool, labeled)
+        rest = [r for r in pool_records if r.id not in labeled]
+        proba = self._full(model, model.predict_proba([model_input(p.task, r) for r in rest])) if rest else None
+        rows = [{"id": i, "label": l, "source": "llm", "confidence": None} for i, l in labeled.items()]
+        for k, r in enumerate(rest):
+            j = int(proba[k].argmax())
+            rows.append({"id": r.id, "label": p.task.labels[j], "source": "small_model",
+                         "confidence": float(proba[k, j])})
+        return rows
+
     def run(self) -> list[dict[str, Any]]:
         p = self.project
         records = p.load_records()

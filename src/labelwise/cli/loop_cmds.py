@@ -41,9 +41,17 @@ def loop(project: Path = ProjectDir,
     """Active learning: the LLM labels only the items the strategy picks, a small model learns from
     them round after round, and each round is scored on the source and target-domain test sets.
     A stopped loop resumes at its last finished round."""
+    import json
     p = Project.open(project)
-    results = _loop(p, strategy, budget, rounds, seed).run()
-    console.print(f"{len(results)} round(s) stored; `labelwise report -p {project}` draws them")
+    al = _loop(p, strategy, budget, rounds, seed)
+    results = al.run()
+    out = p.config.resolve("loop-labels.jsonl")
+    rows = al.final_labels()
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    bought = sum(r["source"] == "llm" for r in rows)
+    console.print(f"{len(results)} round(s) stored; labels for all {len(rows)} pool items in {out} "
+                  f"({bought} from the LLM, {len(rows) - bought} from the small model); "
+                  f"`labelwise report -p {project}` draws the rounds")
 
 
 def compare(project: Path = ProjectDir,
