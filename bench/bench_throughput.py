@@ -34,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.servers
 
+import httpcore  # noqa: E402
 import httpx  # noqa: E402
 
 from labelwise.annotators.base import make_annotator  # noqa: E402
@@ -75,7 +76,8 @@ def payloads(records: list[Record]) -> list[dict[str, Any]]:
     return out
 
 
-async def raw_client(url: str, bodies: list[dict[str, Any]], concurrency: int) -> float:
+async def raw_client(url: str, bodies: list[dict[str, Any]], concurrency: int) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds for all the calls."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     sem = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=60.0, limits=limits) as client:
@@ -86,49 +88,56 @@ async def raw_client(url: str, bodies: list[dict[str, Any]], concurrency: int) -
                 top = r.json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
                 return len(top)
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         got = await asyncio.gather(*[one(b) for b in bodies])
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert all(got)
-    return elapsed
+    return elapsed, cpu
 
 
-async def labelwise_run(url: str, records: list[Record], concurrency: int, db: Path) -> float:
+async def labelwise_run(url: str, records: list[Record], concurrency: int, db: Path) -> tuple[float, float]:
     cfg = AnnotatorConfig(backend="openai", base_url=url, model=MODEL, concurrency=concurrency, timeout_s=60.0)
     ann = make_annotator(cfg)
     try:
         with Store(db) as store:
             run = AnnotationRun(task=task(), annotator=ann, store=store, budget=Budget(), price=None,
                                 concurrency=concurrency)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             s = await run.run(records)
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         await ann.aclose()
     assert s.annotated == len(records) and s.calls == len(records) and s.failed == 0 and s.errors == 0, s
-    return elapsed
+    return elapsed, cpu
 
 
 def measure(url: str, concurrency: int, n: int, rounds: int, tmp: Path) -> dict[str, Any]:
-    raw_rates, lw_rates = [], []
+    raw_rates, lw_rates, raw_cpu, lw_cpu = [], [], [], []
     for k in range(rounds):
         recs = make_records(n, f"c{concurrency}r{k}")
         bodies = payloads(recs)
-        raw_rates.append(n / asyncio.run(raw_client(url, bodies, concurrency)))
-        lw_rates.append(n / asyncio.run(labelwise_run(url, recs, concurrency, tmp / f"c{concurrency}-r{k}.db")))
-        print(f"  c={concurrency} round {k + 1}: raw {raw_rates[-1]:.0f}/s, labelwise {lw_rates[-1]:.0f}/s",
+        wall, cpu = asyncio.run(raw_client(url, bodies, concurrency))
+        raw_rates.append(n / wall)
+        raw_cpu.append(cpu / n * 1000)
+        wall, cpu = asyncio.run(labelwise_run(url, recs, concurrency, tmp / f"c{concurrency}-r{k}.db"))
+        lw_rates.append(n / wall)
+        lw_cpu.append(cpu / n * 1000)
+        print(f"  c={concurrency} round {k + 1}: raw {raw_rates[-1]:.0f}/s ({raw_cpu[-1]:.2f} ms CPU/item), "
+              f"labelwise {lw_rates[-1]:.0f}/s ({lw_cpu[-1]:.2f} ms CPU/item), load {os.getloadavg()[0]:.1f}",
               flush=True)
     raw, lw = statistics.median(raw_rates), statistics.median(lw_rates)
+    rc, lc = statistics.median(raw_cpu), statistics.median(lw_cpu)
     return {"concurrency": concurrency, "items": n, "raw": raw, "labelwise": lw, "ratio": lw / raw,
-            "raw_all": raw_rates, "lw_all": lw_rates}
+            "raw_cpu": rc, "lw_cpu": lc, "raw_all": raw_rates, "lw_all": lw_rates}
 
 
 def table(rows: list[dict[str, Any]], latency: float) -> str:
-    out = ["| concurrency | items/round | ceiling (C / latency) | raw httpx client | labelwise | labelwise / raw |",
-           "|---:|---:|---:|---:|---:|---:|"]
+    out = ["| concurrency | items/round | ceiling (C / latency) | raw httpx client | labelwise | labelwise / raw "
+           "| client CPU per item: raw / labelwise |",
+           "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         out.append(f"| {r['concurrency']} | {r['items']} | {r['concurrency'] / latency:.0f}/s | {r['raw']:.0f}/s | "
-                   f"{r['labelwise']:.0f}/s | **{r['ratio']:.0%}** |")
+                   f"{r['labelwise']:.0f}/s | **{r['ratio']:.0%}** | {r['raw_cpu']:.2f} ms / {r['lw_cpu']:.2f} ms |")
     return "\n".join(out)
 
 
@@ -146,13 +155,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--latency", type=float, default=0.05, help="server latency per request, seconds")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
-    ap.add_argument("--items", type=int, nargs="+", default=[1000, 2000], help="items per round, per concurrency")
+    ap.add_argument("--items", type=int, nargs="+", default=[800, 1600], help="items per round, per concurrency")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     ap.add_argument("--profile", type=Path, help="cProfile one labelwise run at the last concurrency into this file")
     a = ap.parse_args()
     items = a.items if len(a.items) == len(a.concurrency) else [a.items[0]] * len(a.concurrency)
     t_start = time.perf_counter()
+    load_before = os.getloadavg()[0]
     rows = []
     with spawn_fault_server(a.latency) as url, tempfile.TemporaryDirectory(prefix="lw-bench-") as tmpd:
         tmp = Path(tmpd)
@@ -174,7 +184,6 @@ def main() -> None:
     tbl = table(rows, a.latency)
     print()
     print(tbl)
-    import httpx as _h
     cmd = "cd <repo> && .venv/bin/python bench/bench_throughput.py"
     args = f" --latency {a.latency} --concurrency {' '.join(map(str, a.concurrency))} --items {' '.join(map(str, items))} --rounds {a.rounds}"
     section = "\n".join([
@@ -194,8 +203,10 @@ def main() -> None:
             for r in rows),
         "",
         f"Machine: {os.cpu_count()} CPUs (`nproc` {len(os.sched_getaffinity(0))}), {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}, httpx {_h.__version__}, {platform.system()} {platform.release()}; "
-        f"measured {time.strftime('%Y-%m-%d')}, bench wall time {wall:.0f} s.",
+        f"Python {platform.python_version()}, httpx {httpx.__version__}, httpcore {httpcore.__version__}, {platform.system()} {platform.release()}; "
+        f"measured {time.strftime('%Y-%m-%d')}, bench wall time {wall:.0f} s, 1-min load average "
+        f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after (other work on the machine skews wall-clock "
+        "rates; CPU per item is the steadier figure).",
         "",
         f"Re-run: `{cmd}{args}`",
     ])

@@ -68,3 +68,21 @@ def test_bad_data_names_file_line_field(project):
     r = subprocess.run([sys.executable, "-m", "labelwise.cli.app", "annotate", "-p", str(project)],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "yelp_reviews.csv:202 (field 'text'): empty text" in r.stderr.replace("\n", "")
+
+
+@pytest.mark.real_model
+def test_loop_and_report_commands(project):
+    data = project / "data" / "yelp_reviews.csv"
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join([lines[0] + ",split"] + [l + (",test" if i >= 150 else ",pool")
+                                                        for i, l in enumerate(lines[1:])]) + "\n")
+    cfg = project / "labelwise.yaml"
+    cfg.write_text(cfg.read_text().replace("  # split_field: split", "").replace(
+        "  label_field: label ", "  split_field: split\n  label_field: label ") + "loop:\n  seed_size: 20\n")
+    r = runner.invoke(app, ["loop", "-p", str(project), "--strategy", "entropy", "--budget", "30", "--rounds", "1"])
+    assert r.exit_code == 0, r.output
+    assert "labels for all 150 pool items" in r.output and "(30 from the LLM, 120 from the small model)" in r.output
+    r = runner.invoke(app, ["report", "-p", str(project)])
+    assert r.exit_code == 0, r.output
+    assert (project / "report.html").read_text().count("data:image/png;base64,") == 1
+    assert (project / "report.json").exists()
