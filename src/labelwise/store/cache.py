@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, Mapping
 
+from ..jsonutil import dumps, dumps_sorted
 from ..types import Query
 
 
 def identity_json(identity: Mapping[str, Any]) -> str:
     """The canonical text of an annotator identity (compute once per run, reuse per key)."""
-    return json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return dumps_sorted(identity)
 
 
 def cache_key(identity: Mapping[str, Any] | str, query: Query) -> str:
@@ -18,6 +18,5 @@ def cache_key(identity: Mapping[str, Any] | str, query: Query) -> str:
     so two different requests can only share a key through a SHA-256 collision.
     ``Query.as_json`` has a fixed field order, so the query needs no key sorting."""
     ident = identity if isinstance(identity, str) else identity_json(identity)
-    blob = '{"annotator":' + ident + ',"query":' + json.dumps(query.as_json(), ensure_ascii=False,
-                                                               separators=(",", ":")) + "}"
+    blob = '{"annotator":' + ident + ',"query":' + dumps(query.as_json()) + "}"
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

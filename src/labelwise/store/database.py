@@ -2,12 +2,12 @@
 ``kill -9`` loses at most the call in flight, never one already paid for."""
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from ..jsonutil import dumps, loads
 from ..types import Annotation, Record, Response
 
 SCHEMA = """
@@ -38,8 +38,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-def _dumps(x: Any) -> str:
-    return json.dumps(x, ensure_ascii=False, separators=(",", ":"))
+_dumps = dumps
 
 
 class Store:
@@ -73,7 +72,7 @@ class Store:
 
     def records(self) -> list[Record]:
         rows = self.db.execute("SELECT id, fields, gold, domain, split FROM records ORDER BY position")
-        return [Record(id=i, fields=json.loads(f), gold=_gold(json.loads(g)), domain=d, split=s)
+        return [Record(id=i, fields=loads(f), gold=_gold(loads(g)), domain=d, split=s)
                 for i, f, g, d, s in rows]
 
     # -- annotations -----------------------------------------------------------------------
@@ -108,7 +107,7 @@ class Store:
         out = []
         for r in self.db.execute(sql + " ORDER BY id", args):
             out.append(Annotation(record_id=r[0], annotator_id=r[1], template_hash=r[2],
-                                  label=_gold(json.loads(r[3])), distribution=json.loads(r[4]), error=r[5],
+                                  label=_gold(loads(r[3])), distribution=loads(r[4]), error=r[5],
                                   call_keys=tuple(k for k in r[6].split(",") if k), prompt_tokens=r[7],
                                   completion_tokens=r[8], cost=r[9], latency_s=r[10], repeat=r[11]))
         return out
@@ -118,9 +117,9 @@ class Store:
         out = []
         for key in annotation.call_keys:
             row = self.db.execute("SELECT query, response, raw FROM cache WHERE key=?", (key,)).fetchone()
-            out.append({"key": key, "query": json.loads(row[0]) if row else None,
-                        "response": json.loads(row[1]) if row else None,
-                        "raw": json.loads(row[2]) if row and row[2] else None})
+            out.append({"key": key, "query": loads(row[0]) if row else None,
+                        "response": loads(row[1]) if row else None,
+                        "raw": loads(row[2]) if row and row[2] else None})
         return out
 
     # -- response cache + ledger -------------------------------------------------------------
@@ -132,7 +131,7 @@ class Store:
             chunk = uniq[i:i + 900]
             q = f"SELECT key, response FROM cache WHERE key IN ({','.join('?' * len(chunk))})"
             for k, resp in self.db.execute(q, chunk):
-                found[k] = Response.from_json(json.loads(resp))
+                found[k] = Response.from_json(loads(resp))
         return found
 
     def record_call(self, key: str, annotator: dict[str, Any], query: dict[str, Any], response: Response,
@@ -168,12 +167,12 @@ class Store:
         sql, args = "SELECT run, round, labeled, result FROM loop_rounds", ()
         if run is not None:
             sql, args = sql + " WHERE run=?", (run,)
-        return [(r, n, json.loads(l), json.loads(res)) for r, n, l, res in self.db.execute(sql + " ORDER BY run, round", args)]
+        return [(r, n, loads(l), loads(res)) for r, n, l, res in self.db.execute(sql + " ORDER BY run, round", args)]
 
     # -- small key/value facts (e.g. calibration priors) ----------------------------------
     def get_kv(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return loads(row[0]) if row else None
 
     def set_kv(self, key: str, value: Any) -> None:
         self.db.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
