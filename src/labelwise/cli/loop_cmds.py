@@ -38,9 +38,11 @@ def loop(project: Path = ProjectDir,
          budget: int = typer.Option(None, help="LLM labels to buy in total, seed included"),
          rounds: int = typer.Option(None, help="rounds after the seed round"),
          seed: int = typer.Option(None, help="random seed for the seed set and ties")) -> None:
-    """Active learning: the LLM labels only the items the strategy picks, a small model learns from
-    them round after round, and each round is scored on the source and target-domain test sets.
-    A stopped loop resumes at its last finished round."""
+    """Active learning: the LLM labels only what a strategy picks; a small model labels the rest.
+
+    Round after round the small model is retrained and scored on the source and every
+    target-domain test set (data.split_field = loop.test_split). A stopped loop resumes at its
+    last finished round."""
     import json
     p = Project.open(project)
     al = _loop(p, strategy, budget, rounds, seed)
