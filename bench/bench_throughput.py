@@ -12,7 +12,7 @@ every chat request after a fixed latency with a ``top_logprobs`` body, concurren
   file, so prompt rendering, cache keys, budget reservations, the cache + ledger write per call
   and the annotation write per item are all inside the measured time.
 
-Each (concurrency, side) pair is measured ``--rounds`` times, sides alternating; the median
+Each (concurrency, side) pair is measured ``--rounds`` times (which side goes first alternates); the median
 counts. Re-run: ``.venv/bin/python bench/bench_throughput.py`` (``--help`` for options).
 """
 from __future__ import annotations
@@ -116,12 +116,12 @@ def measure(url: str, concurrency: int, n: int, rounds: int, tmp: Path) -> dict[
     for k in range(rounds):
         recs = make_records(n, f"c{concurrency}r{k}")
         bodies = payloads(recs)
-        wall, cpu = asyncio.run(raw_client(url, bodies, concurrency))
-        raw_rates.append(n / wall)
-        raw_cpu.append(cpu / n * 1000)
-        wall, cpu = asyncio.run(labelwise_run(url, recs, concurrency, tmp / f"c{concurrency}-r{k}.db"))
-        lw_rates.append(n / wall)
-        lw_cpu.append(cpu / n * 1000)
+        sides = [("raw", lambda: raw_client(url, bodies, concurrency)),
+                 ("lw", lambda: labelwise_run(url, recs, concurrency, tmp / f"c{concurrency}-r{k}.db"))]
+        for side, go in sides if k % 2 == 0 else sides[::-1]:  # alternate who goes first
+            wall, cpu = asyncio.run(go())
+            (raw_rates if side == "raw" else lw_rates).append(n / wall)
+            (raw_cpu if side == "raw" else lw_cpu).append(cpu / n * 1000)
         print(f"  c={concurrency} round {k + 1}: raw {raw_rates[-1]:.0f}/s ({raw_cpu[-1]:.2f} ms CPU/item), "
               f"labelwise {lw_rates[-1]:.0f}/s ({lw_cpu[-1]:.2f} ms CPU/item), load {os.getloadavg()[0]:.1f}",
               flush=True)
@@ -155,8 +155,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--latency", type=float, default=0.05, help="server latency per request, seconds")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
-    ap.add_argument("--items", type=int, nargs="+", default=[800, 1600], help="items per round, per concurrency")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--items", type=int, nargs="+", default=[500, 1000], help="items per round, per concurrency")
+    ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     ap.add_argument("--profile", type=Path, help="cProfile one labelwise run at the last concurrency into this file")
     a = ap.parse_args()
@@ -189,7 +189,7 @@ def main() -> None:
     section = "\n".join([
         "## Throughput against a local OpenAI-compatible server",
         "",
-        f"Annotations per second, median of {a.rounds} rounds (sides alternating). The server "
+        f"Annotations per second, median of {a.rounds} rounds (which side goes first alternates). The server "
         f"(`tests/servers.py`, its own process) answers every request after {a.latency * 1000:.0f} ms with a "
         "`top_logprobs` body. *raw* = `httpx.AsyncClient` + `asyncio.Semaphore(C)` posting the exact bodies "
         "labelwise sends (pre-rendered); *labelwise* = `AnnotationRun` with the openai backend and a fresh "

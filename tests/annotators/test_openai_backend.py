@@ -206,8 +206,6 @@ async def test_falls_back_to_k_votes_without_logprobs(fault: FaultServer, api_ke
         assert a.distribution == {"positive": pytest.approx(0.75), "negative": pytest.approx(0.25)}
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: the logprob probe that comes back without logprobs is paid "
-                   "but its usage is dropped from the Response, so ledger/budget undercount (openai.py answer)")
 async def test_probe_without_logprobs_is_counted_in_usage(fault: FaultServer, api_key: str, tmp_path: Path) -> None:
     fault.default = no_logprob_server
     task = sentiment_task()
@@ -264,8 +262,6 @@ async def test_broken_200_body_then_success(fault: FaultServer, api_key: str, br
     assert resp.choice_logprobs is not None
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: httpx.DecodingError (a RequestError, not a TransportError) "
-                   "escapes OpenAIAnnotator._post un-retried and not as AnnotatorError")
 async def test_undecodable_200_body_is_retried(fault: FaultServer, api_key: str) -> None:
     fault.script(Reply(body=b"this is not gzip", headers={"Content-Encoding": "gzip"}))
     async with opened(config(fault.url)) as ann:

@@ -95,7 +95,8 @@ class OpenAIAnnotator:
                 "temperature": self.cfg.temperature, "samples": self.cfg.samples, "seed": self.cfg.seed}
 
     def max_usage(self, query: Query) -> Usage:
-        return default_max_usage(query, samples=self.cfg.samples if query.choices else 1)
+        # choices: a 1-token log-probability probe, then possibly k sampled votes
+        return default_max_usage(query, samples=self.cfg.samples + 1 if query.choices else 1)
 
     def _headers(self) -> dict[str, str]:
         key = os.environ.get(self.cfg.api_key_env) if self.cfg.api_key_env else None
@@ -129,8 +130,8 @@ class OpenAIAnnotator:
                     raise AnnotatorError(f"{url} answered HTTP {r.status_code}: {r.text[:300]}")
             except httpx.TimeoutException:
                 last = f"timeout after {self.cfg.timeout_s}s"
-            except httpx.TransportError as e:
-                last = f"connection failed ({type(e).__name__})"
+            except httpx.RequestError as e:  # connection, protocol and body-decoding failures
+                last = f"request failed ({type(e).__name__})"
             if attempt == self.cfg.max_retries:
                 break
             self.retries_done += 1
@@ -147,27 +148,30 @@ class OpenAIAnnotator:
         p.update(extra)
         return p
 
-    async def _score(self, query: Query) -> Response | None:
+    async def _score(self, query: Query) -> tuple[Response | None, Usage]:
+        """Score the choices from one 1-token answer; (None, its usage) when the server gave no
+        usable log-probabilities -- that probe was still paid for and must be counted."""
         data = await self._post(self._payload(query, max_tokens=1, temperature=0.0, logprobs=True,
                                               top_logprobs=TOP_LOGPROBS))
         choice = data["choices"][0]
         content = (choice.get("logprobs") or {}).get("content") or []
         if not content or not content[0].get("top_logprobs"):
             self.logprobs_supported = False
-            return None
+            return None, _usage(data)
         mapped = choice_logprobs_from_top(content[0]["top_logprobs"], query.choices or ())
         if mapped is None:
-            return None
+            return None, _usage(data)
         self.logprobs_supported = True
         lp, floored = mapped
         raw = {"response": data, "floored_choices": floored}
         return Response(text=(choice.get("message") or {}).get("content") or "", choice_logprobs=lp,
-                        usage=_usage(data), raw=raw)
+                        usage=_usage(data), raw=raw), _usage(data)
 
     async def answer(self, query: Query) -> Response:
         t0 = time.perf_counter()
+        probe = Usage()
         if query.choices and self.logprobs_supported is not False:
-            scored = await self._score(query)
+            scored, probe = await self._score(query)
             if scored is not None:
                 return Response(text=scored.text, choice_logprobs=scored.choice_logprobs, usage=scored.usage,
                                 latency_s=time.perf_counter() - t0, raw=scored.raw)
@@ -176,7 +180,8 @@ class OpenAIAnnotator:
                 self._post(self._payload(query, temperature=self.cfg.temperature, seed=self.cfg.seed + i))
                 for i in range(self.cfg.samples)])
             texts = tuple((d["choices"][0].get("message") or {}).get("content") or "" for d in datas)
-            usage = Usage(sum(_usage(d).prompt_tokens for d in datas), sum(_usage(d).completion_tokens for d in datas))
+            usage = Usage(probe.prompt_tokens + sum(_usage(d).prompt_tokens for d in datas),
+                          probe.completion_tokens + sum(_usage(d).completion_tokens for d in datas))
             return Response(text=texts[0], samples=texts, usage=usage, latency_s=time.perf_counter() - t0,
                             raw={"responses": datas})
         data = await self._post(self._payload(query, temperature=0.0))
