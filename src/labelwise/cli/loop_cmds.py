@@ -8,8 +8,9 @@ from rich.console import Console
 
 from ..project import Project
 
+from .project_cmds import ProjectDir
+
 console = Console()
-ProjectDir = typer.Option(Path("."), "--project", "-p", help="folder with labelwise.yaml")
 
 
 def register(app: typer.Typer) -> None:
