@@ -142,12 +142,17 @@ class AnnotationRun:
                 error = f"ParseError: {e}"
         if error:
             self.summary.errors += 1
+        prompt_tokens = completion_tokens = 0
+        cost = latency = 0.0
+        for r in responses:  # one plain loop: this runs per item on the replay hot path
+            prompt_tokens += r.usage.prompt_tokens
+            completion_tokens += r.usage.completion_tokens
+            cost += self._cost(r)
+            latency += r.latency_s
         return Annotation(
             record_id=record.id, annotator_id=self.annotator.id, template_hash=self.task.template_hash,
             label=label, distribution=dist, error=error, call_keys=tuple(keys) if responses else (),
-            prompt_tokens=sum(r.usage.prompt_tokens for r in responses),
-            completion_tokens=sum(r.usage.completion_tokens for r in responses),
-            cost=sum(self._cost(r) for r in responses), latency_s=sum(r.latency_s for r in responses),
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost, latency_s=latency,
             repeat=self.repeat)
 
     async def _item(self, record: Record, queries: list[Query], keys: list[str], sem: asyncio.Semaphore,

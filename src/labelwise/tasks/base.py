@@ -69,11 +69,12 @@ def match_label(text: str, labels: Sequence[str]) -> str:
 
 def softmax(logprobs: Mapping[str, float], prior: Mapping[str, float] | None = None) -> dict[str, float]:
     """Normalise per-choice log-probabilities, optionally subtracting a calibration prior."""
-    vals = {k: v - (prior[k] if prior else 0.0) for k, v in logprobs.items()}
-    m = max(vals.values())
-    ex = {k: math.exp(v - m) for k, v in vals.items()}
-    z = sum(ex.values())
-    return {k: e / z for k, e in ex.items()}
+    keys = list(logprobs)
+    vals = [logprobs[k] - prior[k] for k in keys] if prior else list(logprobs.values())
+    m = max(vals)
+    ex = [math.exp(v - m) for v in vals]
+    z = sum(ex)
+    return {k: e / z for k, e in zip(keys, ex)}
 
 
 def log_normalize(logprobs: Mapping[str, float]) -> dict[str, float]:
