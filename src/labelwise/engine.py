@@ -158,7 +158,10 @@ class AnnotationRun:
     async def _item(self, record: Record, queries: list[Query], keys: list[str], sem: asyncio.Semaphore,
                     prior: list[Mapping[str, float]] | None) -> None:
         try:
-            responses = list(await asyncio.gather(*[self._ask(k, q, sem) for k, q in zip(keys, queries)]))
+            if len(queries) == 1:  # the common case: no extra task per item
+                responses = [await self._ask(keys[0], queries[0], sem)]
+            else:
+                responses = list(await asyncio.gather(*[self._ask(k, q, sem) for k, q in zip(keys, queries)]))
             ann = self._annotation(record, keys, responses, prior)
         except ItemError as e:
             ann = self._annotation(record, keys, [], prior, error=f"ItemError: {e}")

@@ -6,6 +6,7 @@ talks to a real ``llama_cpp.server`` with the tiny smollm2 model.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email.utils
 import math
@@ -230,6 +231,13 @@ async def test_429_honours_retry_after(fault: FaultServer, api_key: str) -> None
     assert elapsed >= 1.0
     assert reqs[1].at - reqs[0].at >= 1.0  # the server saw the retry no sooner than it asked
     assert resp.choice_logprobs is not None
+
+
+async def test_a_non_finite_retry_after_does_not_hang(fault: FaultServer, api_key: str) -> None:
+    fault.script(rate_limited("inf"))
+    async with opened(config(fault.url)) as ann:
+        resp = await asyncio.wait_for(ann.answer(QUERY), timeout=3.0)  # falls back to its own backoff
+    assert resp.choice_logprobs is not None and len(fault.chat_requests) == 2
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])

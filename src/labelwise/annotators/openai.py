@@ -31,7 +31,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     except ValueError:
         pass
     try:
@@ -136,7 +137,8 @@ class OpenAIAnnotator:
                 break
             self.retries_done += 1
             backoff = random.uniform(0, min(30.0, 0.25 * 2 ** attempt))
-            await asyncio.sleep(wait if wait is not None else backoff)
+            # a server's Retry-After is honoured, but never beyond a bound we can stand behind
+            await asyncio.sleep(min(wait, max(60.0, self.cfg.timeout_s)) if wait is not None else backoff)
         raise AnnotatorError(f"{url}: giving up after {self.cfg.max_retries + 1} attempts; last error: {last}")
 
     def _payload(self, query: Query, **extra: Any) -> dict[str, Any]:
