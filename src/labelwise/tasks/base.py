@@ -67,14 +67,17 @@ def match_label(text: str, labels: Sequence[str]) -> str:
                      if not hits else f"answer {text[:80]!r} is ambiguous between {hits}")
 
 
-def softmax(logprobs: Mapping[str, float], prior: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Normalise per-choice log-probabilities, optionally subtracting a calibration prior."""
-    keys = list(logprobs)
-    vals = [logprobs[k] - prior[k] for k in keys] if prior else list(logprobs.values())
+def _normalized(keys: Sequence[str], vals: list[float]) -> dict[str, float]:
     m = max(vals)
     ex = [math.exp(v - m) for v in vals]
     z = sum(ex)
     return {k: e / z for k, e in zip(keys, ex)}
+
+
+def softmax(logprobs: Mapping[str, float], prior: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Normalise per-choice log-probabilities, optionally subtracting a calibration prior."""
+    keys = list(logprobs)
+    return _normalized(keys, [logprobs[k] - prior[k] for k in keys] if prior else list(logprobs.values()))
 
 
 def log_normalize(logprobs: Mapping[str, float]) -> dict[str, float]:
@@ -99,11 +102,13 @@ def votes(samples: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
 def distribution_of(resp: Response, labels: Sequence[str],
                     prior: Mapping[str, float] | None = None) -> dict[str, float]:
     """A label distribution from one response: scores if it has them, else votes, else its text."""
-    if resp.choice_logprobs:
-        missing = [l for l in labels if l not in resp.choice_logprobs]
-        if missing:
-            raise ParseError(f"the backend scored no log-probability for {missing}")
-        return softmax({l: resp.choice_logprobs[l] for l in labels}, prior)
+    lp = resp.choice_logprobs
+    if lp:
+        try:
+            vals = [lp[l] - prior[l] for l in labels] if prior else [lp[l] for l in labels]
+        except KeyError:
+            raise ParseError(f"the backend scored no log-probability for {[l for l in labels if l not in lp]}") from None
+        return _normalized(labels, vals)
     if resp.samples:
         return votes(resp.samples, labels)
     return {l: float(l == match_label(resp.text, labels)) for l in labels}
