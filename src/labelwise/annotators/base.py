@@ -5,9 +5,9 @@ Nothing outside ``annotators/`` knows which backend it talks to: the engine buil
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Mapping, Protocol
 
-from ..errors import ConfigError
+from ..registry import Registry
 from ..types import Query, Response, Usage
 
 
@@ -43,20 +43,11 @@ def default_max_usage(query: Query, samples: int = 1, choice_scoring: bool = Fal
     return Usage(prompt_bytes_bound(query) * samples, query.max_tokens * samples)
 
 
-ANNOTATORS: dict[str, Callable[[Any], Annotator]] = {}
-
-
-def register_annotator(backend: str) -> Callable[[Callable[[Any], Annotator]], Callable[[Any], Annotator]]:
-    def deco(factory: Callable[[Any], Annotator]) -> Callable[[Any], Annotator]:
-        ANNOTATORS[backend] = factory
-        return factory
-    return deco
+ANNOTATORS = Registry("annotator backend", field="annotator.backend")
+register_annotator = ANNOTATORS.register
 
 
 def make_annotator(cfg: Any) -> Annotator:
     """Build the backend named by ``cfg.backend`` (an AnnotatorConfig). Loads nothing yet."""
     from . import fake, llamacpp, openai  # noqa: F401  (registration)
-    if cfg.backend not in ANNOTATORS:
-        raise ConfigError(f"unknown annotator backend '{cfg.backend}'; choose one of {', '.join(sorted(ANNOTATORS))}",
-                          field="annotator.backend")
-    return ANNOTATORS[cfg.backend](cfg)
+    return ANNOTATORS.get_factory(cfg.backend)(cfg)  # type: ignore[return-value]

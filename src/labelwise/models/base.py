@@ -10,11 +10,12 @@ Nothing heavy (torch, scikit-learn, sentence-transformers) is imported here.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Protocol, Sequence, Union, runtime_checkable
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..registry import Registry
 from .encoder import DEFAULT_ENCODER, Encoder, encode_cached
 
 Texts = Union[Sequence[str], Sequence[tuple[str, str]]]
@@ -131,26 +132,16 @@ def check_labels(X: Sequence[Any], labels: Sequence[str]) -> tuple[np.ndarray, n
     return classes, np.searchsorted(classes, y)
 
 
-SMALL_MODELS: dict[str, Callable[..., SmallModel]] = {}
-
-
-def register_small_model(name: str) -> Callable[[Callable[..., SmallModel]], Callable[..., SmallModel]]:
-    """Register a small-model class (or factory) under ``name``; see :func:`make_small_model`."""
-    def deco(factory: Callable[..., SmallModel]) -> Callable[..., SmallModel]:
-        if name in SMALL_MODELS and SMALL_MODELS[name] is not factory:
-            raise ValueError(f"small model name '{name}' is already registered")
-        SMALL_MODELS[name] = factory
-        return factory
-    return deco
+# Small-model classes (or factories) by name; see :func:`make_small_model`.
+SMALL_MODELS = Registry("small model", field="model")
+register_small_model = SMALL_MODELS.register
 
 
 def make_small_model(name: str, **params: Any) -> SmallModel:
     """An unfitted small model by registered name; a ConfigError lists the names known."""
     from . import finetuned, logreg, pair  # noqa: F401  (register the built-ins; light imports)
-    if name not in SMALL_MODELS:
-        raise ConfigError(f"unknown small model '{name}'; choose one of: {', '.join(sorted(SMALL_MODELS))}",
-                          field="model")
+    factory = SMALL_MODELS.get_factory(name)
     try:
-        return SMALL_MODELS[name](**params)
+        return factory(**params)  # type: ignore[return-value]
     except TypeError as err:  # constructors only store params: a TypeError is a bad param name
         raise ConfigError(f"small model '{name}': {err}", field="model") from None

@@ -27,9 +27,7 @@ from .wrappers import Budgeted, ClassBalanced, PreFilter, balanced_quotas
 
 def make_strategy(name: str, **params: Any) -> Strategy:
     """Build the strategy registered as ``name``; an unknown name or parameter is a ConfigError."""
-    if name not in STRATEGIES:
-        raise ConfigError(f"unknown strategy '{name}'; choose one of {', '.join(sorted(STRATEGIES))}")
-    factory = STRATEGIES[name]
+    factory = STRATEGIES.get_factory(name)
     try:
         inspect.signature(factory).bind(**params)
     except TypeError as exc:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from numbers import Integral
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+from ..registry import Registry
 
 _PER_ITEM = ("proba", "base_score", "finetuned_score", "embeddings", "sequence_logprob", "predicted")
 
@@ -130,14 +132,6 @@ def rank_by_score(scores: np.ndarray, n: int, rng: np.random.Generator,
     return idx[order[:max(n, 0)]]
 
 
-STRATEGIES: dict[str, Callable[..., Strategy]] = {}
-
-
-def register_strategy(name: str) -> Callable[[Callable[..., Strategy]], Callable[..., Strategy]]:
-    """Register a strategy factory (a class or a partial) under ``name``; see ``make_strategy``."""
-    def deco(factory: Callable[..., Strategy]) -> Callable[..., Strategy]:
-        if name in STRATEGIES and STRATEGIES[name] is not factory:
-            raise ValueError(f"strategy name '{name}' is already registered")
-        STRATEGIES[name] = factory
-        return factory
-    return deco
+# Strategy factories (a class or a partial) by name; see ``make_strategy``.
+STRATEGIES = Registry("strategy")
+register_strategy = STRATEGIES.register

@@ -5,7 +5,8 @@ import math
 import re
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
-from ..errors import ConfigError, ParseError
+from ..errors import ParseError
+from ..registry import Registry
 from ..types import Labeled, Query, Record, Response
 
 # Content-free inputs for calibration (Zhao et al., 2021): the prior a model puts on each label
@@ -29,24 +30,20 @@ class Task(Protocol):
     def metrics(self, gold: Sequence[Any], labeled: Sequence[Labeled]) -> dict[str, Any]: ...
 
 
-TASKS: dict[str, Callable[..., Task]] = {}
+TASKS = Registry("task kind", field="task.kind")
 
 
 def register_task(kind: str) -> Callable[[type], type]:
     def deco(cls: type) -> type:
-        TASKS[kind] = cls
         cls.kind = kind
-        return cls
+        return TASKS.register(kind)(cls)
     return deco
 
 
 def make_task(cfg: Any) -> Task:
     """Build the task named by ``cfg.kind`` from a TaskConfig."""
     from . import classification, multilabel  # noqa: F401  (registration)
-    if cfg.kind not in TASKS:
-        raise ConfigError(f"unknown task kind '{cfg.kind}'; choose one of {', '.join(sorted(TASKS))}",
-                          field="task.kind")
-    return TASKS[cfg.kind](cfg)
+    return TASKS.get_factory(cfg.kind)(cfg)  # type: ignore[return-value]
 
 
 def _norm(s: str) -> str:

@@ -1,0 +1,22 @@
+import pytest
+
+from labelwise.annotators.base import make_annotator
+from labelwise.config import AnnotatorConfig, TaskConfig
+from labelwise.errors import ConfigError
+from labelwise.registry import Registry
+from labelwise.tasks import make_task
+
+
+def test_registry_rejects_a_second_factory_under_one_name():
+    reg = Registry("widget")
+    make = reg.register("a")(lambda: 1)
+    assert reg.register("a")(make) is make  # registering the same factory again is harmless
+    with pytest.raises(ValueError, match="widget name 'a' is already registered"):
+        reg.register("a")(lambda: 2)
+
+
+def test_unknown_names_list_the_known_ones_and_name_the_config_field():
+    with pytest.raises(ConfigError, match=r"field 'task.kind'.*unknown task kind 'ner'; choose one of classification"):
+        make_task(TaskConfig(kind="ner", labels={"a": "", "b": ""}))
+    with pytest.raises(ConfigError, match=r"unknown annotator backend 'vllm'; choose one of fake, llamacpp, openai"):
+        make_annotator(AnnotatorConfig(backend="vllm"))
