@@ -37,16 +37,14 @@ class Project:
     def store(self) -> Store:
         return Store(self.config.resolve(self.config.store.path))
 
+    def normalize_gold(self, raw: object) -> object:
+        """A raw gold value -> a label of the schema, through data.label_map when one is set."""
+        return self.task.normalize_gold(self.config.data.label_map.get(str(raw).strip(), raw))
+
     def read_data(self) -> list[Record]:
         d = self.config.data
-        label_map = d.label_map
-
-        def normalize(raw: object) -> object:
-            key = str(raw).strip()
-            return self.task.normalize_gold(label_map.get(key, raw) if label_map else raw)
-
         return read_records(self.config.resolve(d.path), input_fields=self.task.input_fields, fmt=d.format,
-                            id_field=d.id_field, label_field=d.label_field, normalize_gold=normalize,
+                            id_field=d.id_field, label_field=d.label_field, normalize_gold=self.normalize_gold,
                             domain_field=d.domain_field, split_field=d.split_field, limit=d.limit)
 
     def load_records(self) -> list[Record]:
@@ -84,7 +82,7 @@ class Project:
         d = self.config.data
         pool = read_records(self.config.resolve(fs.path), input_fields=self.task.input_fields, fmt="auto",
                             id_field=d.id_field, label_field=d.label_field,
-                            normalize_gold=lambda raw: self.task.normalize_gold(d.label_map.get(str(raw).strip(), raw)))
+                            normalize_gold=self.normalize_gold)
         return FewShot(fs.mode, pool, self.task.input_fields, k=fs.k, balanced=fs.balanced, seed=fs.seed,
                        store=self.store)
 

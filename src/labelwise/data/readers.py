@@ -105,7 +105,7 @@ def read_records(
             value = row[f]
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise InputError("empty text; remove the row or fill it in", path=str(path), line=line, field=f)
-            fields[f] = value if isinstance(value, str) else value
+            fields[f] = value
         rid = str(row[id_field]) if id_field else str(index)
         if rid in seen:
             raise InputError(f"duplicate id '{rid}'", path=str(path), line=line, field=id_field)

@@ -1,0 +1,15 @@
+from labelwise.project import Project
+from tests.conftest import write
+
+
+def test_label_map_applies_to_data_and_few_shot_examples(tmp_path):
+    write(tmp_path / "d.csv", "text,label\ngood,1\nbad,0\n")
+    write(tmp_path / "ex.csv", "text,label\nfine,1\nawful,0\n")
+    write(tmp_path / "labelwise.yaml",
+          "task:\n  labels: {positive: likes, negative: dislikes}\n"
+          "data:\n  path: d.csv\n  label_field: label\n  label_map: {0: negative, 1: positive}\n"
+          "few_shot:\n  mode: fixed\n  k: 2\n  path: ex.csv\n"
+          "annotator:\n  backend: fake\n")
+    p = Project.open(tmp_path)
+    assert [r.gold for r in p.read_data()] == ["positive", "negative"]
+    assert sorted(r.gold for r in p.few_shot().fixed()) == ["negative", "positive"]
