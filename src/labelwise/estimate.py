@@ -5,6 +5,7 @@ from typing import Any
 
 from .project import Project
 from .store import cache_key
+from .types import Usage
 
 # Measured seconds per item on 2 CPU cores (../shared/MODELS.md, SST-2, shared prefix cached).
 MEASURED_S_PER_ITEM = {"qwen2.5-coder-1.5b-instruct": 0.49, "qwen2.5-coder-0.5b-instruct": 0.20,
@@ -30,14 +31,14 @@ def estimate(project: Project) -> dict[str, Any]:
     new_calls = len(set(keys) - set(cached))
     share_new = new_calls / len(keys) if keys else 0.0
     price = project.price()
-    from .types import Usage
     money_bound = price.cost(Usage(bound_prompt, bound_completion)) * share_new if price else None
     money_approx = price.cost(Usage(approx_prompt, bound_completion)) * share_new if price else None
     past = store.db.execute("SELECT AVG(latency_s), COUNT(*) FROM ledger WHERE annotator_id=?", (ann.id,)).fetchone()
     per_call = past[0] if past[1] else MEASURED_S_PER_ITEM.get(project.config.annotator.model)
     queries_per_item = len(keys) / len(pending) if pending else 1
-    seconds = per_call * new_calls / max(1, project.config.annotator.concurrency if ann.backend == "openai" else 1) \
-        if per_call is not None else None
+    # an in-process model answers one call at a time; a server takes `concurrency` at once
+    parallel = project.config.annotator.concurrency if ann.backend == "openai" else 1
+    seconds = per_call * new_calls / parallel if per_call is not None else None
     return {
         "items": len(records), "already_annotated": len(records) - len(pending), "to_annotate": len(pending),
         "queries": len(keys), "queries_per_item": queries_per_item, "cached_queries": len(keys) - new_calls,
