@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from results import shared_datasets, write_section  # noqa: E402
 
 from labelwise.loop import ActiveLearningLoop, evaluate_by_domain, split_records  # noqa: E402
+from labelwise.loop_models import rounds_for  # noqa: E402
 from labelwise.models.base import make_small_model  # noqa: E402
 from labelwise.project import Project  # noqa: E402
 
@@ -99,12 +100,12 @@ def main() -> None:
                 ids = np.random.default_rng(seed).permutation(len(pool))[:b]
                 m = make_small_model("logreg", store=p.store, seed=seed).fit(
                     [pool[i].fields["text"] for i in ids], [pool[i].gold for i in ids])
-                gold_rows.append(evaluate_by_domain(m, p.task, test))
+                gold_rows.append(evaluate_by_domain(m, rounds_for(p.task), test))
             lines.append(f"| *gold labels, random* | {b} | " + " | ".join(fmt([g[d]["accuracy"] for g in gold_rows])
                                                                            for d in domains) + " |")
         full = make_small_model("logreg", store=p.store, seed=0).fit([r.fields["text"] for r in pool],
                                                                       [r.gold for r in pool])
-        ev = evaluate_by_domain(full, p.task, test)
+        ev = evaluate_by_domain(full, rounds_for(p.task), test)
         lines.append(f"| *all gold labels of the pool* | {len(pool)} | " + " | ".join(f"{ev[d]['accuracy']:.3f}"
                                                                                     for d in domains) + " |")
     best = {b: max((s for s in args.strategies.split(",")), key=lambda s: means[(s, b)]) for b in budgets}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -27,18 +27,24 @@ class TaskConfig(_Strict):
     text_field: str = "text"
     text_pair_field: str | None = None
     template: str | None = None  # a template file; default: the task kind's packaged template
+    confidence_samples: int = Field(default=1, ge=1, le=32, description=(
+        "ner: answers per sentence; above 1, extra answers are sampled and each token's confidence "
+        "is the share of answers that agree with the first (greedy) one"))
 
     @field_validator("labels")
     @classmethod
-    def _labels_present(cls, v: dict[str, str]) -> dict[str, str]:
-        if len(v) < 2:
+    def _labels_present(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if info.data.get("kind") == "ner":
+            if not v:
+                raise ValueError("name the entity types (type: description)")
+        elif len(v) < 2:
             raise ValueError("name at least two labels (label: description)")
         return {str(k): str(d or "") for k, d in v.items()}
 
 
 class DataConfig(_Strict):
     path: str
-    format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
+    format: Literal["auto", "csv", "jsonl", "parquet", "conll"] = "auto"
     id_field: str | None = None
     label_field: str | None = None
     label_map: dict[str, str] = Field(default_factory=dict)
@@ -66,6 +72,11 @@ class AnnotatorConfig(_Strict):
     n_ctx: int = Field(default=2048, ge=256)
     n_threads: int | None = None
     seed: int = 0
+    grammar: bool = Field(default=False, description=(
+        "llamacpp: force generated JSON (NER) to the task's schema with a grammar. Exact, but "
+        "llama-cpp-python checks the grammar against the whole vocabulary at every token, which "
+        "made answers 3-7x slower here; off, the prompt asks for the JSON and an answer that is "
+        "not valid is stored as an error"))
 
 
 class FewShotConfig(_Strict):
@@ -85,12 +96,12 @@ class BudgetConfig(_Strict):
 class LoopConfig(_Strict):
     """Active learning: which items the LLM labels, and the small model that learns from them."""
 
-    strategy: str = "entropy"
+    strategy: str | None = None  # default: entropy (classification), mean_token_entropy (ner)
     budget: int = Field(default=200, ge=1, description="LLM labels to buy in total, seed included")
     rounds: int = Field(default=5, ge=1)
     seed_size: int = Field(default=50, ge=1)
     seed_from_gold: bool = False
-    model: str = "logreg"
+    model: str | None = None  # default: logreg (classification, pair), crf (ner)
     class_balance: bool = False
     seed: int = 0
     test_split: str = "test"

@@ -14,8 +14,13 @@ from .types import Record
 ExamplesFor = Callable[[Record], Sequence[Record]]
 
 
+def _field_text(value: object) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 def record_text(r: Record, fields: Sequence[str]) -> str:
-    return " [SEP] ".join(str(r.fields[f]) for f in fields)
+    """The text an encoder sees for a record (token lists joined by spaces, pairs by [SEP])."""
+    return " [SEP] ".join(_field_text(r.fields[f]) for f in fields)
 
 
 def _label_key(gold: object) -> str:
@@ -40,11 +45,14 @@ class FewShot:
     """Builds the per-record example chooser for a few-shot mode."""
 
     def __init__(self, mode: str, pool: Sequence[Record], fields: Sequence[str], k: int = 4,
-                 balanced: bool = True, seed: int = 0, encoder: Encoder | None = None, store: object = None) -> None:
+                 balanced: bool = True, seed: int = 0, encoder: Encoder | None = None, store: object = None,
+                 label_key: Callable[[object], str] | None = None) -> None:
+        """``label_key`` groups examples for balancing (default: the label itself; NER groups
+        sentences by the entity types they contain)."""
         self.mode, self.k, self.balanced, self.seed = mode, k, balanced, seed
         self.pool = [r for r in pool if r.gold is not None]
         self.fields = tuple(fields)
-        self.labels = [_label_key(r.gold) for r in self.pool]
+        self.labels = [(label_key or _label_key)(r.gold) for r in self.pool]
         self.texts = [record_text(r, fields) for r in self.pool]
         self._encoder, self._store = encoder or Encoder(), store
         self._vectors: np.ndarray | None = None

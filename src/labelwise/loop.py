@@ -11,18 +11,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .loop_models import ClassifierRounds, rounds_for
 from .models.base import make_small_model
 from .project import Project
-from .quality.classification_metrics import classification_report
 from .strategies import ClassBalanced, PoolState, make_strategy
 from .types import Record
 
 SOURCE = "source"
-
-
-def model_input(task: Any, r: Record) -> Any:
-    f = task.input_fields
-    return r.fields[f[0]] if len(f) == 1 else tuple(r.fields[x] for x in f)
 
 
 def split_records(records: Sequence[Record], test_split: str) -> tuple[list[Record], list[Record]]:
@@ -31,70 +26,59 @@ def split_records(records: Sequence[Record], test_split: str) -> tuple[list[Reco
     return pool, test
 
 
-def evaluate_by_domain(model: Any, task: Any, test: Sequence[Record]) -> dict[str, dict[str, float]]:
-    """Accuracy and macro-F1 of a fitted small model per domain (no domain = the source)."""
-    out: dict[str, dict[str, float]] = {}
+def evaluate_by_domain(model: Any, rounds: ClassifierRounds, test: Sequence[Record]) -> dict[str, dict[str, float]]:
+    """The small model's test metrics per domain (no domain = the source)."""
     domains = sorted({r.domain or SOURCE for r in test})
-    for d in domains:
-        rs = [r for r in test if (r.domain or SOURCE) == d]
-        pred = model.predict([model_input(task, r) for r in rs])
-        m = classification_report([r.gold for r in rs], list(pred), [None] * len(rs), task.labels)
-        out[d] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"]}
-    return out
+    return {d: rounds.evaluate(model, [r for r in test if (r.domain or SOURCE) == d]) for d in domains}
 
 
 @dataclass
 class ActiveLearningLoop:
     project: Project
-    strategy: str
+    strategy: str | None
     budget: int
     rounds: int
     seed: int = 0
     seed_size: int = 50
-    model: str = "logreg"
+    model: str | None = None  # default: the task kind's (logreg for classification, crf for ner)
     seed_from_gold: bool = False
     class_balance: bool = False
     test_split: str = "test"
     on_round: Callable[[dict[str, Any]], None] = lambda r: None
+
+    def __post_init__(self) -> None:
+        self.kind = rounds_for(self.project.task)
+        self.strategy = self.strategy or self.kind.default_strategy
+        self.model = self.model or self.kind.default_model
 
     @property
     def run_name(self) -> str:
         return f"{self.strategy}{'+balanced' if self.class_balance else ''}/b{self.budget}/s{self.seed}/{self.model}"
 
     def _llm_labels(self, records: list[Record]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Annotate through the engine; return labels of the items that got one, and the run summary."""
+        """Annotate through the engine; return the answer per item asked (None where the answer was
+        stored as an error: bought, so never bought again, but not a label) and the run summary."""
         p = self.project
         summary = p.run(records)
         anns = {a.record_id: a for a in p.store.annotations(p.annotator.id, p.task.template_hash)}
-        got = {r.id: anns[r.id].label for r in records if r.id in anns and anns[r.id].error is None}
+        got = {r.id: (anns[r.id].label if anns[r.id].error is None else None) for r in records if r.id in anns}
         return got, {"calls": summary.calls, "from_cache": summary.from_cache, "errors": summary.errors,
                      "money": summary.money, "stopped": summary.stopped}
 
     def _fit(self, pool: dict[str, Record], labeled: dict[str, Any]) -> Any:
-        task = self.project.task
-        ids = sorted(labeled)
+        """The small model trained on the usable LLM labels; None while there are none."""
+        ids = sorted(i for i, label in labeled.items() if label is not None)
+        if not ids:
+            return None
         model = make_small_model(self.model, store=self.project.store, seed=self.seed)
-        return model.fit([model_input(task, pool[i]) for i in ids], [labeled[i] for i in ids])
-
-    def _full(self, model: Any, proba: np.ndarray) -> np.ndarray:
-        """Columns for every label of the task, in schema order: a label the LLM never gave yet
-        gets probability 0 instead of vanishing (uncertainty needs the full distribution)."""
-        labels = self.project.task.labels
-        full = np.zeros((proba.shape[0], len(labels)))
-        for j, c in enumerate(model.classes_):
-            full[:, labels.index(c)] = proba[:, j]
-        return full
+        return model.fit(self.kind.inputs([pool[i] for i in ids]), [labeled[i] for i in ids])
 
     def _select(self, model: Any, pool_records: list[Record], labeled: dict[str, Any], n: int) -> list[str]:
-        task = self.project.task
-        X = [model_input(task, r) for r in pool_records]
-        proba = self._full(model, model.predict_proba(X))
-        needs_base = self.strategy == "ci"
-        state = PoolState(
-            ids=np.array([r.id for r in pool_records]), labeled=np.array([r.id in labeled for r in pool_records]),
-            proba=proba, predicted=np.asarray(task.labels)[proba.argmax(1)],
-            base_score=self._full(model, model.base_proba(X)) if needs_base else None, finetuned_score=proba if needs_base else None,
-            embeddings=model.embed(X) if self.strategy == "diversity" else None)
+        if model is None:  # no usable label yet (every answer was an error): pick at random
+            state = PoolState(ids=np.array([r.id for r in pool_records]),
+                              labeled=np.array([r.id in labeled for r in pool_records]))
+            return make_strategy("random").select(state, n, np.random.default_rng(self.seed * 7919 + len(labeled)))
+        state = self.kind.pool_state(model, pool_records, labeled, self.strategy)
         strategy = make_strategy(self.strategy)
         if self.class_balance:
             strategy = ClassBalanced(strategy)
@@ -112,12 +96,11 @@ class ActiveLearningLoop:
         pool = {r.id: r for r in pool_records}
         model = self._fit(pool, labeled)
         rest = [r for r in pool_records if r.id not in labeled]
-        proba = self._full(model, model.predict_proba([model_input(p.task, r) for r in rest])) if rest else None
-        rows = [{"id": i, "label": l, "source": "llm", "confidence": None} for i, l in labeled.items()]
-        for k, r in enumerate(rest):
-            j = int(proba[k].argmax())
-            rows.append({"id": r.id, "label": p.task.labels[j], "source": "small_model",
-                         "confidence": float(proba[k, j])})
+        rows = [{"id": i, "label": _jsonable(l), "source": "llm" if l is not None else "llm_error",
+                 "confidence": None} for i, l in labeled.items()]
+        predicted = self.kind.predict_rest(model, rest) if model is not None else [(None, None)] * len(rest)
+        for r, (label, conf) in zip(rest, predicted):
+            rows.append({"id": r.id, "label": _jsonable(label), "source": "small_model", "confidence": conf})
         return rows
 
     def run(self) -> list[dict[str, Any]]:
@@ -145,14 +128,16 @@ class ActiveLearningLoop:
                 new, spend = self._llm_labels([pool[i] for i in chosen])
             labeled.update(new)
             model = self._fit(pool, labeled)
-            gold_known = [i for i in labeled if pool[i].gold is not None]
+            usable = [i for i, label in labeled.items() if label is not None]
+            gold_known = [i for i in usable if pool[i].gold is not None]
             result = {
                 "run": self.run_name, "strategy": self.strategy, "seed": self.seed, "round": rnd,
-                "llm_labels": len(labeled), "selected": len(chosen), **spend,
-                "label_counts": {l: sum(v == l for v in labeled.values()) for l in p.task.labels},
-                "llm_label_accuracy": (sum(labeled[i] == pool[i].gold for i in gold_known) / len(gold_known)
-                                       if gold_known else None),
-                "test": evaluate_by_domain(model, p.task, test),
+                "llm_labels": len(labeled), "llm_errors": len(labeled) - len(usable), "selected": len(chosen),
+                **spend, "metric": self.kind.metric,
+                "label_counts": self.kind.label_counts([labeled[i] for i in usable]),
+                "llm_label_accuracy": self.kind.llm_label_quality([labeled[i] for i in gold_known],
+                                                                  [pool[i].gold for i in gold_known]),
+                "test": evaluate_by_domain(model, self.kind, test) if model is not None else {},
             }
             p.store.put_round(self.run_name, rnd, labeled, result)
             results.append(result)
@@ -160,3 +145,7 @@ class ActiveLearningLoop:
             if spend.get("stopped"):
                 break
         return results
+
+
+def _jsonable(label: Any) -> Any:
+    return list(label) if isinstance(label, tuple) else label

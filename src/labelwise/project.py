@@ -84,7 +84,7 @@ class Project:
                             id_field=d.id_field, label_field=d.label_field,
                             normalize_gold=self.normalize_gold)
         return FewShot(fs.mode, pool, self.task.input_fields, k=fs.k, balanced=fs.balanced, seed=fs.seed,
-                       store=self.store)
+                       store=self.store, label_key=getattr(self.task, "example_key", None))
 
     def run(self, records: list[Record] | None = None, on_progress: Callable[[RunSummary], None] = lambda s: None,
             repeat: int = 0) -> RunSummary:

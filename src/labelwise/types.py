@@ -28,20 +28,26 @@ class Query:
 
     ``choices`` set => the backend returns a log-probability per choice (or votes).
     ``json_schema`` set => the backend generates constrained JSON.
+    ``samples`` > 1 (generation only) => the first answer is greedy and ``samples - 1`` more are
+    drawn at the annotator's temperature, so a task can measure agreement between them.
     """
 
     messages: tuple[Message, ...]
     choices: tuple[str, ...] | None = None
     max_tokens: int = 16
     json_schema: Mapping[str, Any] | None = None
+    samples: int = 1
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "messages": [{"role": m.role, "content": m.content} for m in self.messages],
             "choices": list(self.choices) if self.choices is not None else None,
             "max_tokens": self.max_tokens,
             "json_schema": self.json_schema,
         }
+        if self.samples != 1:  # only when set, so cache keys of every other query stay as they were
+            out["samples"] = self.samples
+        return out
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ class Labeled:
     """A task's reading of the responses for one record: a label and its distribution."""
 
     label: Any
-    distribution: Mapping[str, float] | None = None
+    distribution: Mapping[str, Any] | None = None  # NER: {"token_agreement": [...]} per token
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,25 @@ def test_prompt_longer_than_the_context_is_an_item_error():
 
 
 @pytest.mark.slow
-def test_json_schema_generation_returns_valid_json(annotator):
+def test_json_schema_grammar_returns_valid_json():
+    from labelwise.annotators.llamacpp import LlamaCppAnnotator
     schema = {"type": "object", "properties": {"sentiment": {"type": "string", "enum": ["positive", "negative"]}},
               "required": ["sentiment"]}
-    r = annotator.answer_sync(Query((SYSTEM, Message("user", "Review: Great!\nAnswer in JSON.")), max_tokens=24,
-                                    json_schema=schema))
+    a = LlamaCppAnnotator(AnnotatorConfig(backend="llamacpp", model=MODEL, n_ctx=1024, n_threads=2, grammar=True))
+    try:
+        r = a.answer_sync(Query((SYSTEM, Message("user", "Review: Great!\nAnswer in JSON.")), max_tokens=24,
+                                json_schema=schema))
+    finally:
+        a.unload()
     assert json.loads(r.text)["sentiment"] in ("positive", "negative")
+    assert a.identity()["grammar"] is True
+
+
+def test_generation_samples_greedy_first_then_seeded_samples(annotator):
+    query = Query((SYSTEM, Message("user", "Review: Great food!\nWhat do you think?")), max_tokens=12, samples=3)
+    r = annotator.answer_sync(query)
+    greedy = annotator.answer_sync(Query(query.messages, max_tokens=12))
+    assert len(r.samples) == 3 and r.samples[0] == r.text == greedy.text
+    assert len(r.raw["samples"]) == 2
+    assert r.usage.completion_tokens >= greedy.usage.completion_tokens
+    assert "grammar" not in annotator.identity()

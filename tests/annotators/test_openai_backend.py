@@ -169,6 +169,20 @@ async def test_free_text_query_sends_no_logprob_fields(fault: FaultServer, api_k
     assert resp.text == "A short summary." and resp.choice_logprobs is None
 
 
+async def test_generation_samples_send_greedy_then_seeded_temperature_calls(fault: FaultServer, api_key: str) -> None:
+    fault.default = plain('{"entities": []}', prompt_tokens=30, completion_tokens=6)
+    q = Query((Message("user", "Sentence: Obi ran"),), max_tokens=40, json_schema={"type": "object"}, samples=3)
+    async with opened(config(fault.url, temperature=0.9, seed=7)) as ann:
+        resp = await ann.answer(q)
+    bodies = sorted((r.body for r in fault.chat_requests), key=lambda b: b["temperature"])
+    assert [b["temperature"] for b in bodies] == [0.0, 0.9, 0.9]
+    assert sorted(b.get("seed") for b in bodies[1:]) == [8, 9]
+    assert all(b["response_format"]["type"] == "json_schema" for b in bodies)
+    assert resp.samples == ('{"entities": []}',) * 3 and resp.text == '{"entities": []}'
+    assert resp.usage.prompt_tokens == 90 and resp.usage.completion_tokens == 18  # every sample is paid for
+    assert ann.max_usage(q).completion_tokens == 3 * 40
+
+
 VOTES_BY_SEED = {0: "positive", 1: "negative", 2: "positive", 3: "Positive.", 4: "I am not sure"}
 
 

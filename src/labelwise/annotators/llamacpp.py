@@ -46,11 +46,14 @@ class LlamaCppAnnotator:
         if self._sha is None:
             cat = catalogue()
             self._sha = cat[self.model].sha256 if self.model in cat else sha256_of(model_path(self.model))
-        return {"backend": "llamacpp", "model_sha256": self._sha, "temperature": self.cfg.temperature,
-                "samples": self.cfg.samples, "seed": self.cfg.seed}
+        ident = {"backend": "llamacpp", "model_sha256": self._sha, "temperature": self.cfg.temperature,
+                 "samples": self.cfg.samples, "seed": self.cfg.seed}
+        if self.cfg.grammar:  # only when set, so existing cache keys stay valid
+            ident["grammar"] = True
+        return ident
 
     def max_usage(self, query: Query) -> Usage:
-        return default_max_usage(query, choice_scoring=True)
+        return default_max_usage(query, samples=query.samples, choice_scoring=True)
 
     # -- loading ------------------------------------------------------------------------------
     def _load(self) -> Any:
@@ -135,14 +138,21 @@ class LlamaCppAnnotator:
         llm = self._load()
         t0 = time.perf_counter()
         kwargs: dict[str, Any] = {"max_tokens": query.max_tokens, "temperature": 0.0, "seed": self.cfg.seed}
-        if query.json_schema is not None:
+        if query.json_schema is not None and self.cfg.grammar:
             kwargs["response_format"] = {"type": "json_object", "schema": dict(query.json_schema)}
         msgs = [{"role": m.role, "content": m.content} for m in query.messages]
-        out = llm.create_chat_completion(messages=msgs, **kwargs)
-        text = out["choices"][0]["message"]["content"] or ""
-        u = out.get("usage") or {}
-        return Response(text=text, usage=Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0)),
-                        latency_s=time.perf_counter() - t0, raw={"prompt": self.render(query.messages), "response": out})
+        outs = [llm.create_chat_completion(messages=msgs, **kwargs)]
+        for i in range(1, query.samples):  # extra answers at the configured temperature, seeded
+            outs.append(llm.create_chat_completion(messages=msgs, **{
+                **kwargs, "temperature": self.cfg.temperature or 0.7, "seed": self.cfg.seed + i}))
+        texts = tuple(o["choices"][0]["message"]["content"] or "" for o in outs)
+        us = [o.get("usage") or {} for o in outs]
+        usage = Usage(sum(u.get("prompt_tokens", 0) for u in us), sum(u.get("completion_tokens", 0) for u in us))
+        raw = {"prompt": self.render(query.messages), "response": outs[0]}
+        if len(outs) > 1:
+            raw["samples"] = outs[1:]
+        return Response(text=texts[0], samples=texts if len(texts) > 1 else (), usage=usage,
+                        latency_s=time.perf_counter() - t0, raw=raw)
 
     def answer_sync(self, query: Query) -> Response:
         with self._lock:  # one context: one item at a time

@@ -97,7 +97,7 @@ class OpenAIAnnotator:
 
     def max_usage(self, query: Query) -> Usage:
         # choices: a 1-token log-probability probe, then possibly k sampled votes
-        return default_max_usage(query, samples=self.cfg.samples + 1 if query.choices else 1)
+        return default_max_usage(query, samples=self.cfg.samples + 1 if query.choices else query.samples)
 
     def _headers(self) -> dict[str, str]:
         key = os.environ.get(self.cfg.api_key_env) if self.cfg.api_key_env else None
@@ -188,7 +188,16 @@ class OpenAIAnnotator:
                             raw={"responses": datas})
         data = await self._post(self._payload(query, temperature=0.0))
         text = (data["choices"][0].get("message") or {}).get("content") or ""
-        return Response(text=text, usage=_usage(data), latency_s=time.perf_counter() - t0, raw={"response": data})
+        if query.samples <= 1:
+            return Response(text=text, usage=_usage(data), latency_s=time.perf_counter() - t0, raw={"response": data})
+        more = await asyncio.gather(*[  # the greedy answer first, then samples for agreement
+            self._post(self._payload(query, temperature=self.cfg.temperature or 0.7, seed=self.cfg.seed + i))
+            for i in range(1, query.samples)])
+        texts = (text, *((d["choices"][0].get("message") or {}).get("content") or "" for d in more))
+        usage = Usage(sum(_usage(d).prompt_tokens for d in (data, *more)),
+                      sum(_usage(d).completion_tokens for d in (data, *more)))
+        return Response(text=text, samples=texts, usage=usage, latency_s=time.perf_counter() - t0,
+                        raw={"response": data, "samples": list(more)})
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from ..errors import LabelwiseError
-from . import demo, loop_cmds, models, project_cmds
+from . import demo, loop_cmds, models, project_cmds, quality_cmds
 
 app = typer.Typer(
     name="labelwise", no_args_is_help=True, add_completion=False,
@@ -18,6 +18,7 @@ app = typer.Typer(
 project_cmds.register(app)
 demo.register(app)
 loop_cmds.register(app)
+quality_cmds.register(app)
 app.add_typer(models.app, name="models")
 
 

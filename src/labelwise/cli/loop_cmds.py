@@ -20,9 +20,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_round(r: dict) -> None:  # noqa: ANN001
-    tests = ", ".join(f"{d} {v['accuracy']:.3f}" for d, v in r["test"].items())
+    metric = r.get("metric", "accuracy")
+    tests = ", ".join(f"{d} {v[metric]:.3f}" for d, v in r["test"].items())
     console.print(f"[bold]{r['run']}[/] round {r['round']}: {r['llm_labels']} LLM labels "
-                  f"({r['calls']} new calls, {r['from_cache']} cached) -> accuracy {tests}")
+                  f"({r['calls']} new calls, {r['from_cache']} cached) -> {metric} {tests}")
 
 
 def _loop(p: Project, strategy: str, budget: int | None, rounds: int | None, seed: int | None):  # noqa: ANN202
@@ -35,7 +36,9 @@ def _loop(p: Project, strategy: str, budget: int | None, rounds: int | None, see
 
 
 def loop(project: Path = ProjectDir,
-         strategy: str = typer.Option(None, help="random, least_confidence, margin, entropy, ci, diversity, committee"),
+         strategy: str = typer.Option(None, help="random, least_confidence, margin, entropy, ci, diversity, committee; "
+                                                 "for ner: mean_token_entropy, max_token_entropy, "
+                                                 "sequence_least_confidence, random"),
          budget: int = typer.Option(None, help="LLM labels to buy in total, seed included"),
          rounds: int = typer.Option(None, help="rounds after the seed round"),
          seed: int = typer.Option(None, help="random seed for the seed set and ties")) -> None:

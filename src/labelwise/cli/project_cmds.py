@@ -106,12 +106,23 @@ def evaluate(project: Path = ProjectDir,
     if m["with_gold"] == 0:
         console.print("no gold labels to compare with (set data.label_field)")
         return
-    lo, hi = m["accuracy_ci95"]
-    console.print(f"accuracy {m['accuracy']:.1%} (95% CI {lo:.1%}–{hi:.1%}), macro-F1 {m['macro_f1']:.3f}")
-    t = Table("label", "precision", "recall", "F1", "support")
-    for label, v in m["per_class"].items():
-        t.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
-    console.print(t)
+    if "per_type" in m:  # entity-level (NER)
+        mi = m["micro"]
+        console.print(f"entities (exact match): precision {mi['precision']:.3f}, recall {mi['recall']:.3f}, "
+                      f"micro-F1 {mi['f1']:.3f}, macro-F1 {m['macro_f1']:.3f}; token accuracy "
+                      f"{m['token_accuracy']:.1%} over {m['n_sentences']} sentences")
+        t = Table("type", "precision", "recall", "F1", "gold", "predicted")
+        for label, v in m["per_type"].items():
+            t.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]),
+                      str(v["n_pred"]))
+        console.print(t)
+    else:
+        lo, hi = m["accuracy_ci95"]
+        console.print(f"accuracy {m['accuracy']:.1%} (95% CI {lo:.1%}–{hi:.1%}), macro-F1 {m['macro_f1']:.3f}")
+        t = Table("label", "precision", "recall", "F1", "support")
+        for label, v in m["per_class"].items():
+            t.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+        console.print(t)
     if "confusion" in m:
         c = Table("gold \\ predicted", *m["confusion"]["labels"])
         for label, row in zip(m["confusion"]["labels"], m["confusion"]["matrix"]):
@@ -127,11 +138,17 @@ def evaluate(project: Path = ProjectDir,
 
 
 def export(project: Path = ProjectDir,
-           fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl, csv or parquet"),
+           fmt: str = typer.Option("jsonl", "--format", "-f",
+                                   help="jsonl, csv, parquet, or conll (NER: token<TAB>tag, errors left out)"),
            out: Path = typer.Option(None, "--out", "-o", help="file to write (default: labels.FORMAT in the project)")) -> None:
     """Write every record with its label, confidence, distribution and any error."""
+    from dataclasses import replace
+
     from ..data.writers import export_annotations
     p = Project.open(project)
     out = out or p.config.resolve(f"labels.{fmt}")
-    n = export_annotations(p.store.records(), p.store.annotations(p.annotator.id, p.task.template_hash), out, fmt)
-    console.print(f"wrote {n} rows to {out}")
+    records = p.store.records()
+    if fmt == "conll" and hasattr(p.task, "tokens"):  # raw-text NER input: write the tokens it was labeled on
+        records = [replace(r, fields={"tokens": p.task.tokens(r)}) for r in records]
+    n = export_annotations(records, p.store.annotations(p.annotator.id, p.task.template_hash), out, fmt)
+    console.print(f"wrote {n} {'sentences' if fmt == 'conll' else 'rows'} to {out}")

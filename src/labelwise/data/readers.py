@@ -1,4 +1,4 @@
-"""Read CSV / JSONL / Parquet into Records; bad input stops here with file, line and field."""
+"""Read CSV / JSONL / Parquet / CoNLL into Records; bad input stops here with file, line and field."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import InputError
 from ..types import Record
+from .conll import conll_rows
 
 Row = tuple[int, dict[str, Any]]  # (1-based line number in the file, row)
 
@@ -60,6 +61,7 @@ def _parquet_rows(path: Path) -> Iterator[Row]:
 _FORMATS: dict[str, Callable[[Path], Iterator[Row]]] = {
     "csv": _csv_rows, "tsv": _csv_rows, "jsonl": _jsonl_rows, "json": _jsonl_rows,
     "ndjson": _jsonl_rows, "parquet": _parquet_rows,
+    "conll": conll_rows, "iob": conll_rows, "bio": conll_rows,  # .txt is too vague to guess: fmt="conll"
 }
 
 
@@ -70,8 +72,23 @@ def read_rows(path: str | Path, fmt: str = "auto") -> Iterator[Row]:
     if fmt == "auto":
         fmt = path.suffix.lower().lstrip(".")
     if fmt not in _FORMATS:
-        raise InputError(f"unknown format '{fmt}'; use one of csv, jsonl, parquet", path=str(path))
+        raise InputError(f"unknown format '{fmt}'; use one of csv, jsonl, parquet, conll "
+                         "(a CoNLL file named *.txt needs format 'conll')", path=str(path))
     return _FORMATS[fmt](path)
+
+
+def _check_input(value: Any, path: Path, line: int, field: str) -> Any:
+    """An input value that is usable: non-blank text, or a non-empty list of non-blank strings (tokens)."""
+    if isinstance(value, list):
+        if not value:
+            raise InputError("empty list; remove the row or fill it in", path=str(path), line=line, field=field)
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise InputError(f"element {i} is {item!r}; each element must be a non-empty string",
+                                 path=str(path), line=line, field=field)
+    elif value is None or (isinstance(value, str) and not value.strip()):
+        raise InputError("empty text; remove the row or fill it in", path=str(path), line=line, field=field)
+    return value
 
 
 def read_records(
@@ -102,10 +119,7 @@ def read_records(
                 raise InputError(f"missing column; the row has: {have}", path=str(path), line=line, field=f)
         fields = {}
         for f in input_fields:
-            value = row[f]
-            if value is None or (isinstance(value, str) and not value.strip()):
-                raise InputError("empty text; remove the row or fill it in", path=str(path), line=line, field=f)
-            fields[f] = value
+            fields[f] = _check_input(row[f], path, line, f)
         rid = str(row[id_field]) if id_field else str(index)
         if rid in seen:
             raise InputError(f"duplicate id '{rid}'", path=str(path), line=line, field=id_field)

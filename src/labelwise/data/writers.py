@@ -1,15 +1,18 @@
-"""Write labeled records out: JSONL, CSV or Parquet, one row per record."""
+"""Write labeled records out: JSONL, CSV or Parquet, one row per record; CoNLL, one token per line."""
 from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import InputError
 from ..types import Annotation, Record
+from .conll import DOCSTART
 
-FORMATS = ("jsonl", "csv", "parquet")
+FORMATS = ("jsonl", "csv", "parquet", "conll")
+_SEPARATOR = re.compile(r"[ \t\r\n]")  # what the CoNLL reader splits columns and lines on
 
 
 def labeled_rows(records: Sequence[Record], annotations: Sequence[Annotation]) -> list[dict[str, Any]]:
@@ -30,6 +33,43 @@ def labeled_rows(records: Sequence[Record], annotations: Sequence[Annotation]) -
     return rows
 
 
+def _conll_cell(value: Any) -> bool:
+    """Reads back as the same single cell: text without the separators, not blank, not a doc marker."""
+    return isinstance(value, str) and bool(value.strip()) and not _SEPARATOR.search(value) and value != DOCSTART
+
+
+def write_conll(path: str | Path, rows: Sequence[Mapping[str, Any]], *, tag_field: str = "label",
+                token_field: str = "tokens") -> int:
+    """Write ``token<TAB>tag`` lines, a blank line after each sentence; returns sentences written.
+
+    Each row needs a token list under ``token_field`` and one tag per token under ``tag_field``:
+    ``"label"`` as in :func:`labeled_rows`, or ``"ner_tags"`` for rows as the CoNLL reader yields
+    them. A row whose tags are None (not annotated, or a parse error) is left out: CoNLL has no
+    way to say "unlabeled", and writing ``O`` would invent a label. A token the reader would
+    split or skip (spaces, tabs, blank, ``-DOCSTART-``) is an error, never silently changed.
+    """
+    blocks = []
+    for i, row in enumerate(rows):
+        tokens, tags = row.get(token_field), row.get(tag_field)
+        if tags is None:
+            continue
+        if isinstance(tokens, str) or not isinstance(tokens, Sequence) or not tokens:
+            raise InputError(f"row {i} needs a non-empty list of tokens, got {tokens!r:.80} (CoNLL is for "
+                             "token-level labels such as NER)", field=token_field)
+        if isinstance(tags, str) or not isinstance(tags, Sequence) or len(tags) != len(tokens):
+            raise InputError(f"row {i} has {len(tokens)} tokens but its tags are {tags!r:.80}", field=tag_field)
+        for j, (token, tag) in enumerate(zip(tokens, tags)):
+            for what, value, field in (("token", token, token_field), ("tag", tag, tag_field)):
+                if not _conll_cell(value):
+                    raise InputError(f"row {i}, {what} {j} is {value!r}; a CoNLL cell must be non-blank text "
+                                     f"without spaces, tabs or line breaks, and not {DOCSTART}", field=field)
+        blocks.append("".join(f"{token}\t{tag}\n" for token, tag in zip(tokens, tags)))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    return len(blocks)
+
+
 def export_annotations(records: Sequence[Record], annotations: Sequence[Annotation], path: str | Path,
                        fmt: str) -> int:
     if fmt not in FORMATS:
@@ -37,6 +77,8 @@ def export_annotations(records: Sequence[Record], annotations: Sequence[Annotati
     rows = labeled_rows(records, annotations)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "conll":
+        return write_conll(path, rows)
     if fmt == "jsonl":
         with open(path, "w", encoding="utf-8") as f:
             for row in rows:

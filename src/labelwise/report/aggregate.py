@@ -14,7 +14,9 @@ def _key(r: dict[str, Any]) -> str:
 
 
 def aggregate_rounds(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """{series: [{round, llm_labels, calls, money, seeds, test: {domain: {accuracy_mean, accuracy_std, ...}}}]}"""
+    """{series: [{round, llm_labels, calls, money, seeds, test: {domain: {accuracy_mean, accuracy_std, ...}}}]}
+
+    Every metric a round reports per domain gets ``<name>_mean`` and ``<name>_std``."""
     groups: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
         groups[_key(r)][r["round"]].append(r)
@@ -34,11 +36,10 @@ def aggregate_rounds(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[s
             row["llm_label_accuracy"] = float(np.mean(acc)) if acc else None
             for d in sorted({d for r in rs for d in r["test"]}):
                 vals = [r["test"][d] for r in rs if d in r["test"]]
-                a = np.array([v["accuracy"] for v in vals])
-                f = np.array([v["macro_f1"] for v in vals])
-                row["test"][d] = {"accuracy_mean": float(a.mean()), "accuracy_std": float(a.std()),
-                                  "macro_f1_mean": float(f.mean()), "macro_f1_std": float(f.std()),
-                                  "n": int(vals[0]["n"])}
+                row["test"][d] = {"n": int(vals[0]["n"])}
+                for name in (k for k in vals[0] if k != "n"):  # accuracy, macro_f1; f1 for NER
+                    a = np.array([v[name] for v in vals])
+                    row["test"][d].update({f"{name}_mean": float(a.mean()), f"{name}_std": float(a.std())})
             row["label_counts"] = {l: float(np.mean([r["label_counts"].get(l, 0) for r in rs]))
                                    for l in rs[0]["label_counts"]}
             rows.append(row)

@@ -18,7 +18,10 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _accuracy_plots(agg: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str]]:
+_METRIC_NAMES = {"accuracy": "accuracy", "f1": "entity F1 (micro)"}
+
+
+def _accuracy_plots(agg: dict[str, list[dict[str, Any]]], metric: str) -> list[tuple[str, str]]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -27,7 +30,7 @@ def _accuracy_plots(agg: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str
     for d in domains:
         fig, ax = plt.subplots(figsize=(6, 3.6))
         for series, rows in agg.items():
-            pts = [(r["llm_labels"], r["test"][d]["accuracy_mean"], r["test"][d]["accuracy_std"]) for r in rows
+            pts = [(r["llm_labels"], r["test"][d][f"{metric}_mean"], r["test"][d][f"{metric}_std"]) for r in rows
                    if d in r["test"]]
             if not pts:
                 continue
@@ -35,7 +38,7 @@ def _accuracy_plots(agg: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str
             ax.plot(x, y, marker="o", label=series)
             ax.fill_between(x, [a - b for a, b in zip(y, s)], [a + b for a, b in zip(y, s)], alpha=0.15)
         ax.set_xlabel("LLM labels bought")
-        ax.set_ylabel("small-model accuracy")
+        ax.set_ylabel(f"small-model {_METRIC_NAMES.get(metric, metric)}")
         ax.set_title(f"test domain: {d}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -47,6 +50,8 @@ def _accuracy_plots(agg: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str
 def write_report(results: list[dict[str, Any]], out: Path, *, pool_size: int, cost_per_llm_label: float,
                  seconds_per_llm_label: float, human_price_per_label: float, title: str = "labelwise report") -> Path:
     agg = aggregate_rounds(results)
+    metric = results[0].get("metric", "accuracy") if results else "accuracy"
+    name = _METRIC_NAMES.get(metric, metric)
     figures = {"series": agg, "pool_size": pool_size, "cost_per_llm_label": cost_per_llm_label,
                "seconds_per_llm_label": seconds_per_llm_label, "human_price_per_label": human_price_per_label}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -57,15 +62,15 @@ def write_report(results: list[dict[str, Any]], out: Path, *, pool_size: int, co
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
              "th{background:#f4f4f4}td:first-child{text-align:left}img{max-width:100%}</style>",
              f"<h1>{esc(title)}</h1>"]
-    parts.append("<h2>Accuracy against LLM labels bought (mean ± std over seeds)</h2>")
-    for d, png in _accuracy_plots(agg):
-        parts.append(f"<img alt='accuracy on {esc(d)}' src='data:image/png;base64,{png}'>")
+    parts.append(f"<h2>Small-model {esc(name)} against LLM labels bought (mean ± std over seeds)</h2>")
+    for d, png in _accuracy_plots(agg, metric):
+        parts.append(f"<img alt='{esc(name)} on {esc(d)}' src='data:image/png;base64,{png}'>")
     parts.append("<h2>Final round</h2><table><tr><th>series</th><th>seeds</th><th>LLM labels</th>"
-                 "<th>LLM-label accuracy</th><th>label counts</th><th>test accuracy per domain</th></tr>")
+                 f"<th>LLM-label {esc(name)}</th><th>label counts</th><th>test {esc(name)} per domain</th></tr>")
     for series, rows in agg.items():
         last = rows[-1]
         acc = "" if last["llm_label_accuracy"] is None else f"{last['llm_label_accuracy']:.1%}"
-        tests = "<br>".join(f"{esc(d)}: {v['accuracy_mean']:.3f} ± {v['accuracy_std']:.3f} (n={v['n']})"
+        tests = "<br>".join(f"{esc(d)}: {v[metric + '_mean']:.3f} ± {v[metric + '_std']:.3f} (n={v['n']})"
                             for d, v in last["test"].items())
         counts = ", ".join(f"{esc(k)} {v:.0f}" for k, v in last["label_counts"].items())
         parts.append(f"<tr><td>{esc(series)}</td><td>{last['seeds']}</td><td>{last['llm_labels']:.0f}</td>"
