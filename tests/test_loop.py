@@ -43,7 +43,7 @@ def project(tmp_path):
     return p, fake
 
 
-@pytest.mark.parametrize("strategy", ["entropy", "ci", "diversity", "random"])
+@pytest.mark.parametrize("strategy", ["entropy", "ci", "diversity", "committee", "random"])
 def test_loop_buys_exactly_the_budget_and_learns(project, strategy):
     p, fake = project
     loop = ActiveLearningLoop(p, strategy=strategy, budget=40, rounds=2, seed=0, seed_size=20)

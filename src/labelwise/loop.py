@@ -6,7 +6,7 @@ budget, ledger), so strategies compared on one pool share every answer already b
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -79,10 +79,27 @@ class ActiveLearningLoop:
                               labeled=np.array([r.id in labeled for r in pool_records]))
             return make_strategy("random").select(state, n, np.random.default_rng(self.seed * 7919 + len(labeled)))
         state = self.kind.pool_state(model, pool_records, labeled, self.strategy)
+        if self.strategy == "committee":
+            state = replace(state, committee_votes=self._committee_votes(pool_records, labeled))
         strategy = make_strategy(self.strategy)
         if self.class_balance:
             strategy = ClassBalanced(strategy)
         return strategy.select(state, n, np.random.default_rng(self.seed * 7919 + len(labeled)))
+
+    def _committee_votes(self, pool_records: list[Record], labeled: dict[str, Any], size: int = 3) -> np.ndarray:
+        """Votes of ``size`` small models, each trained on a bootstrap sample of the labels bought
+        (query by bagging); a sample with a single class is replaced by all the labels."""
+        pool = {r.id: r for r in pool_records}
+        usable = sorted(i for i, label in labeled.items() if label is not None)
+        rng = np.random.default_rng(self.seed * 104729 + len(labeled))
+        X = self.kind.inputs(pool_records)
+        votes = []
+        for _ in range(size):
+            ids = {usable[j] for j in rng.integers(0, len(usable), len(usable))}
+            if len({str(labeled[i]) for i in ids}) < 2:
+                ids = set(usable)
+            votes.append(self.kind.votes(self._fit(pool, {i: labeled[i] for i in ids}), X))
+        return np.stack(votes)
 
     def final_labels(self) -> list[dict[str, Any]]:
         """Every pool item's label: the LLM's where bought, else the small model's with its

@@ -48,6 +48,10 @@ class ClassifierRounds:
             finetuned_score=proba if needs_base else None,
             embeddings=model.embed(X) if strategy == "diversity" else None)
 
+    def votes(self, model: Any, X: Sequence[Any]) -> np.ndarray:
+        """One committee member's vote per item, as an index into the task's labels."""
+        return self._full(model, model.predict_proba(X)).argmax(axis=1)
+
     def evaluate(self, model: Any, records: Sequence[Record]) -> dict[str, float]:
         m = classification_report([r.gold for r in records], list(model.predict(self.inputs(records))),
                                   [None] * len(records), self.task.labels)
@@ -81,6 +85,10 @@ class TaggerRounds(ClassifierRounds):
             token_marginals=model.token_marginals(X),
             sequence_logprob=model.sequence_logprob(X) if strategy == "sequence_least_confidence" else None,
             embeddings=model.embed([" ".join(x) for x in X]) if strategy == "diversity" else None)
+
+    def votes(self, model: Any, X: Sequence[Any]) -> np.ndarray:
+        raise ValueError("strategy 'committee' votes on one label per item; for ner use mean_token_entropy, "
+                         "max_token_entropy, sequence_least_confidence or random")
 
     def evaluate(self, model: Any, records: Sequence[Record]) -> dict[str, float]:
         from .quality.ner_metrics import ner_report

@@ -86,3 +86,17 @@ def test_loop_and_report_commands(project):
     assert r.exit_code == 0, r.output
     assert (project / "report.html").read_text().count("data:image/png;base64,") == 1
     assert (project / "report.json").exists()
+
+
+def test_init_ner_starter_is_a_valid_project(tmp_path):
+    from labelwise.project import Project
+    d = tmp_path / "ner"
+    r = runner.invoke(app, ["init", str(d), "--task", "ner"])
+    assert r.exit_code == 0, r.output
+    p = Project.open(d)
+    records = p.read_data()
+    assert p.task.kind == "ner" and len(records) == 120
+    assert all(len(r.gold) == len(r.fields["tokens"]) for r in records)
+    assert sum(r.split == "test" for r in records) == 40
+    r = runner.invoke(app, ["init", str(tmp_path / "x"), "--task", "ranking"])
+    assert r.exit_code != 0 and "no starter" in r.output

@@ -52,3 +52,50 @@ store:
 # prices: my-prices.yaml      # extra price rows, tried before the packaged table
 human_price_per_label: 0.08   # dollars, for the cost comparison in reports
 """
+
+
+NER_CONFIG_TEMPLATE = """\
+# labelwise project for named entities. Relative paths are relative to this file.
+
+task:
+  kind: ner
+  instructions: Find the named entities in the tweet.
+  labels:                     # entity type: short description (the model sees both)
+    person: names of people
+    location: places
+    corporation: companies
+    product: products
+    creative-work: titles of books, songs, films, shows
+    group: bands, teams, organisations that are not companies
+  text_field: tokens          # a list of tokens (JSONL, CoNLL) or a raw-text column (tokenized for you)
+  confidence_samples: 1       # >1: extra sampled answers; each token's confidence = their agreement
+
+data:
+  path: data/wnut17_sample.jsonl   # JSONL of {"tokens": [...], "ner_tags": [...]}, or CoNLL/IOB (format: conll)
+  format: auto
+  id_field: id
+  label_field: ner_tags       # gold BIO tags, optional; used by `eval` and the loop's test split
+  split_field: split          # rows with split=test are the loop's test set
+
+annotator:
+  backend: llamacpp
+  model: qwen2.5-coder-1.5b-instruct
+  n_ctx: 4096
+  grammar: false              # true: force the JSON schema with a grammar (exact, much slower here)
+
+few_shot:
+  mode: nearest               # none | fixed | random | nearest: examples retrieved per sentence by similarity
+  k: 4
+  balanced: true              # mix sentences with different entity types
+  path: data/wnut17_sample.jsonl
+
+loop:                         # `labelwise loop`: the LLM labels what the strategy picks, a CRF tags the rest
+  strategy: mean_token_entropy  # max_token_entropy | sequence_least_confidence | random
+  model: crf                  # or token_classifier (fine-tuned MiniLM; English-centric)
+  budget: 40
+  rounds: 2
+  seed_size: 20
+
+store:
+  path: labelwise.db
+"""

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..config import CONFIG_NAME
 from ..project import Project
-from .init_template import CONFIG_TEMPLATE
+from .init_template import CONFIG_TEMPLATE, NER_CONFIG_TEMPLATE
 
 console = Console()
 ProjectDir = typer.Option(Path("."), "--project", "-p", help="folder with labelwise.yaml")
@@ -27,20 +27,31 @@ def register(app: typer.Typer) -> None:
     app.command()(export)
 
 
+STARTERS = {  # task: (config template, bundled files)
+    "classification": (CONFIG_TEMPLATE, ("yelp_reviews.csv", "yelp_examples.csv")),
+    "ner": (NER_CONFIG_TEMPLATE, ("wnut17_sample.jsonl",)),
+}
+
+
 def init(directory: Path = typer.Argument(..., help="folder to create the project in"),
+         task: str = typer.Option("classification", help="classification (Yelp sentiment sample) or ner "
+                                  "(WNUT-17 tweets sample)"),
          force: bool = typer.Option(False, help="overwrite an existing labelwise.yaml")) -> None:
     """Create a project: a commented labelwise.yaml and a small bundled dataset to start from."""
+    if task not in STARTERS:
+        raise typer.BadParameter(f"no starter for '{task}'; use one of {', '.join(STARTERS)}", param_hint="--task")
+    template, files = STARTERS[task]
     directory.mkdir(parents=True, exist_ok=True)
     cfg = directory / CONFIG_NAME
     if cfg.exists() and not force:
         raise typer.BadParameter(f"{cfg} exists; use --force to overwrite", param_hint="directory")
     data = directory / "data"
     data.mkdir(exist_ok=True)
-    for name in ("yelp_reviews.csv", "yelp_examples.csv", "ATTRIBUTION.md"):
+    for name in (*files, "ATTRIBUTION.md"):
         src = resources.files("labelwise").joinpath("demo_data", name)
         with resources.as_file(src) as p:
             shutil.copy(p, data / name)
-    cfg.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    cfg.write_text(template, encoding="utf-8")
     console.print(f"created {cfg} with the bundled Yelp sample in {data}/\n"
                   f"next: edit it, then `labelwise estimate -p {directory}` and `labelwise annotate -p {directory}`")
 
