@@ -16,7 +16,8 @@ def test_registry_rejects_a_second_factory_under_one_name():
 
 
 def test_unknown_names_list_the_known_ones_and_name_the_config_field():
-    with pytest.raises(ConfigError, match=r"field 'task.kind'.*unknown task kind 'ner'; choose one of classification"):
-        make_task(TaskConfig(kind="ner", labels={"a": "", "b": ""}))
+    with pytest.raises(ConfigError, match=r"field 'task.kind'.*unknown task kind 'ranking'; choose one of "
+                                          r"classification, multilabel, ner, pair"):
+        make_task(TaskConfig(kind="ranking", labels={"a": "", "b": ""}))
     with pytest.raises(ConfigError, match=r"unknown annotator backend 'vllm'; choose one of fake, llamacpp, openai"):
         make_annotator(AnnotatorConfig(backend="vllm"))
