@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 loads = orjson.loads
+dumpb = orjson.dumps  # the same serialisation as ``dumps``, as UTF-8 bytes (what keys hash)
 
 
 def dumps(x: Any) -> str:

@@ -2,6 +2,7 @@
 ``kill -9`` loses at most the call in flight, never one already paid for."""
 from __future__ import annotations
 
+import operator
 import sqlite3
 import time
 from pathlib import Path
@@ -39,9 +40,15 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 _dumps = dumps
+# The fields of an Annotation that are stored, in its own field order (``add_annotation_values``).
+ANNOTATION_FIELDS = ("record_id", "annotator_id", "template_hash", "label", "distribution", "error", "call_keys",
+                     "prompt_tokens", "completion_tokens", "cost", "latency_s", "repeat")
+_annotation_values = operator.attrgetter(*ANNOTATION_FIELDS)
 
 
 class Store:
+    _json_each = True  # this SQLite has the JSON functions (cache_get_many); cleared if not
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,10 +90,15 @@ class Store:
 
     def add_annotations(self, anns: Iterable[Annotation]) -> int:
         """Insert; an annotation that already exists for the same key is kept, not duplicated."""
+        return self.add_annotation_values(map(_annotation_values, anns))
+
+    def add_annotation_values(self, values: Iterable[tuple[Any, ...]]) -> int:
+        """``add_annotations`` for annotations given as value tuples in ``ANNOTATION_FIELDS``
+        order (``Annotation(*values)`` would build the same one): the engine's form, which
+        saves building an object per item when a cached run replays. One transaction."""
         now = time.time()
-        rows = [(a.record_id, a.annotator_id, a.template_hash, a.repeat, _dumps(a.label),
-                 _dumps(a.distribution), a.error, ",".join(a.call_keys), a.prompt_tokens,
-                 a.completion_tokens, a.cost, a.latency_s, now) for a in anns]
+        rows = [(rid, aid, th, rep, _dumps(label), _dumps(dist), error, ",".join(keys), pt, ct, cost, latency, now)
+                for rid, aid, th, label, dist, error, keys, pt, ct, cost, latency, rep in values]
         with self.db:
             self.db.execute("BEGIN")
             cur = self.db.executemany(
@@ -124,14 +136,33 @@ class Store:
 
     # -- response cache + ledger -------------------------------------------------------------
     def cache_get_many(self, keys: Sequence[str]) -> dict[str, Response]:
-        """Parsed answers by key (without the raw payload, which stays in the database)."""
+        """Parsed answers by key (without the raw payload, which stays in the database).
+
+        The keys go in as one JSON array joined to the cache's key index: one statement per
+        call, and no temporary index of the keys as an ``IN (...)`` list builds (a replay looks
+        up every key of a run this way). SQLite builds without the JSON functions use IN."""
         found: dict[str, Response] = {}
         uniq = list(dict.fromkeys(keys))
+        if not uniq:
+            return found
+        from_json = Response.from_json
+        if self._json_each:
+            try:
+                rows = self.db.execute("SELECT c.key, c.response FROM json_each(?) j JOIN cache c ON c.key = j.value",
+                                       (_dumps(uniq),))
+            except sqlite3.OperationalError as e:
+                if "json_each" not in str(e):
+                    raise
+                self._json_each = False  # a SQLite built without the JSON functions
+            else:
+                for k, resp in rows:
+                    found[k] = from_json(loads(resp))
+                return found
         for i in range(0, len(uniq), 900):
             chunk = uniq[i:i + 900]
             q = f"SELECT key, response FROM cache WHERE key IN ({','.join('?' * len(chunk))})"
             for k, resp in self.db.execute(q, chunk):
-                found[k] = Response.from_json(loads(resp))
+                found[k] = from_json(loads(resp))
         return found
 
     def record_call(self, key: str, annotator: dict[str, Any], query: dict[str, Any], response: Response,

@@ -8,6 +8,8 @@ from ..types import Labeled, Message, Query, Record, Response
 from .base import CONTENT_FREE, distribution_of, register_task
 from .template import Template, load_template_source
 
+MAX_SHOTS = 4096  # rendered few-shot examples kept per task
+
 
 @register_task("classification")
 class Classification:
@@ -23,6 +25,8 @@ class Classification:
                                  kind=self.kind, labels=cfg.labels, instructions=cfg.instructions)
         self.template_hash = self.template.hash
         self._system = Message("system", self.template.macros.system(cfg.instructions, cfg.labels))
+        self._user_macro = self.template.macro("user")
+        self._shots: dict[int, tuple[Record, tuple[Message, Message]]] = {}
 
     def normalize_gold(self, raw: Any) -> str:
         value = str(raw).strip()
@@ -32,12 +36,27 @@ class Classification:
         return value
 
     def _user(self, fields: Mapping[str, Any]) -> str:
-        return self.template.macros.user(fields, self.cfg.text_field)
+        return self._user_macro(fields, self.cfg.text_field)
+
+    def _shot(self, ex: Record) -> tuple[Message, Message]:
+        """A few-shot example's two messages, rendered once per example record: a task is pure
+        and records are frozen, so the same record always renders the same way. Reusing the
+        Message objects also lets the cache keys reuse the hashed prompt prefix."""
+        hit = self._shots.get(id(ex))
+        if hit is not None and hit[0] is ex:  # the entry holds ``ex``, so its id is still ex's
+            return hit[1]
+        msgs = (Message("user", self._user(ex.fields)), Message("assistant", str(ex.gold)))
+        if len(self._shots) >= MAX_SHOTS:
+            self._shots.clear()
+        self._shots[id(ex)] = (ex, msgs)
+        return msgs
 
     def _messages(self, fields: Mapping[str, Any], examples: Sequence[Record]) -> tuple[Message, ...]:
+        if not examples:
+            return (self._system, Message("user", self._user(fields)))
         msgs = [self._system]
         for ex in examples:
-            msgs += [Message("user", self._user(ex.fields)), Message("assistant", str(ex.gold))]
+            msgs += self._shot(ex)
         msgs.append(Message("user", self._user(fields)))
         return tuple(msgs)
 
@@ -69,4 +88,4 @@ class PairClassification(Classification):
         self.input_fields = (cfg.text_field, cfg.text_pair_field)
 
     def _user(self, fields: Mapping[str, Any]) -> str:
-        return self.template.macros.user(fields, self.cfg.text_field, self.cfg.text_pair_field)
+        return self._user_macro(fields, self.cfg.text_field, self.cfg.text_pair_field)

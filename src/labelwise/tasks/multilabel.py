@@ -10,6 +10,7 @@ from .base import CONTENT_FREE, distribution_of, register_task
 from .template import Template, load_template_source
 
 YES_NO = ("yes", "no")
+MAX_SHOTS = 4096  # rendered (example, label) questions kept per task
 
 
 @register_task("multilabel")
@@ -24,6 +25,8 @@ class MultiLabel:
                                  kind=self.kind, labels=cfg.labels, instructions=cfg.instructions)
         self.template_hash = self.template.hash
         self._system = Message("system", self.template.macros.system(cfg.instructions, cfg.labels))
+        self._user_macro = self.template.macro("user")
+        self._shots: dict[tuple[int, str], tuple[Record, tuple[Message, Message]]] = {}
 
     def normalize_gold(self, raw: Any) -> tuple[str, ...]:
         if isinstance(raw, str):
@@ -35,13 +38,25 @@ class MultiLabel:
         return values
 
     def _question(self, fields: Mapping[str, Any], label: str) -> str:
-        return self.template.macros.user(fields, self.cfg.text_field, label, self.cfg.labels[label])
+        return self._user_macro(fields, self.cfg.text_field, label, self.cfg.labels[label])
+
+    def _shot(self, ex: Record, label: str) -> tuple[Message, Message]:
+        """An example's question and answer for one label, rendered once per example record
+        (tasks are pure, records frozen); reused Message objects keep cache-key prefixes warm."""
+        hit = self._shots.get((id(ex), label))
+        if hit is not None and hit[0] is ex:  # the entry holds ``ex``, so its id is still ex's
+            return hit[1]
+        msgs = (Message("user", self._question(ex.fields, label)),
+                Message("assistant", "yes" if label in ex.gold else "no"))
+        if len(self._shots) >= MAX_SHOTS:
+            self._shots.clear()
+        self._shots[(id(ex), label)] = (ex, msgs)
+        return msgs
 
     def _messages(self, fields: Mapping[str, Any], label: str, examples: Sequence[Record]) -> tuple[Message, ...]:
         msgs = [self._system]
         for ex in examples:
-            msgs += [Message("user", self._question(ex.fields, label)),
-                     Message("assistant", "yes" if label in ex.gold else "no")]
+            msgs += self._shot(ex, label)
         msgs.append(Message("user", self._question(fields, label)))
         return tuple(msgs)
 
