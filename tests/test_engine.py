@@ -2,8 +2,6 @@
 import asyncio
 import math
 
-import pytest
-
 from labelwise.annotators.fake import FakeAnnotator
 from labelwise.cost import Budget
 from labelwise.cost.prices import Price

@@ -4,6 +4,10 @@ every paid answer written to the cache and the ledger before it is used.
 The order of writes is what makes a killed run safe: an answer is committed to the cache the
 moment it arrives, and an item's annotation is committed once all its answers are in. A rerun
 therefore skips annotated items and replays cached answers without paying for them again.
+
+Items whose answers are all cached are replayed first, ``REPLAY_CHUNK`` at a time: one cache
+lookup and one annotation transaction per chunk, nothing reserved or paid. Only the rest are
+sent, each through the budget.
 """
 from __future__ import annotations
 

@@ -89,18 +89,40 @@ def test_query_keys_match_cache_key_on_random_queries():
     assert keys(q) == cache_key(IDENT, q)
     q = Query((), choices=None)
     assert keys(q) == cache_key(IDENT, q)
-    # a schema dict changed in place between two queries is keyed by its new content
+    # values that can change in place between two queries are keyed by their new content
     schema = {"type": "object"}
-    q = Query((system, Message("user", "x")), json_schema=schema)
-    before = keys(q)
-    schema["required"] = ["a"]
-    assert keys(q) == cache_key(IDENT, q) != before
+    content = ["part one"]
+    inner = ["a"]
+    for q in [Query((system, Message("user", "x")), json_schema=schema),
+              Query((Message("system", content), Message("user", "x"))),  # not a str, but possible
+              Query((system, Message("user", "x")), choices=("b", inner))]:
+        before = keys(q)
+        assert keys(q) == before == cache_key(IDENT, q)
+        schema.setdefault("required", []).append("a")
+        content.append("part two")
+        inner.append("c")
+        assert keys(q) == cache_key(IDENT, q) != before
 
 
 def test_query_keys_memo_stays_bounded():
     keys = QueryKeys(identity_json(FAKE))
     for i in range(5000):
         prefix = Message("system", f"system prompt {i}")
-        q = Query((prefix, Message("user", "x")), choices=("a", "b"), max_tokens=i % 7 + 1)
+        q = Query((prefix, Message("user", "x")), choices=("a", "b"), max_tokens=i % 300 + 1)
         assert keys(q) == cache_key(FAKE, q)
-    assert all(len(memo) <= QueryKeys.MAX_ENTRIES for _, memo in keys._kinds.values())
+    assert len(keys._prefixes) <= QueryKeys.MAX_ENTRIES
+    assert all(len(tails) <= QueryKeys.MAX_ENTRIES for _, tails in keys._kinds.values())
+
+
+def test_query_keys_reuse_what_equal_values_share():
+    """Fresh but equal option objects (a per-item max_tokens above the small-int cache, a new
+    choices tuple, one schema dict) share one tail; the shared system message one prefix."""
+    keys = QueryKeys(identity_json(FAKE))
+    system = Message("system", "Find the entities.")
+    schema = {"type": "object", "properties": {"entities": {"type": "array"}}}
+    for i in range(200):
+        q = Query((system, Message("user", f"sentence {i}")), choices=tuple(["a", "b"]),
+                  max_tokens=int(str(300 + i % 3)), json_schema=schema)
+        assert keys(q) == cache_key(FAKE, q)
+    (tails,) = [t for _, t in keys._kinds.values()]
+    assert len(tails) == 3 and len(keys._prefixes) == 1

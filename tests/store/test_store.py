@@ -1,6 +1,8 @@
+import dataclasses
 import sqlite3
 
 from labelwise.store import Store, cache_key
+from labelwise.store.database import ANNOTATION_FIELDS
 from labelwise.types import Annotation, Message, Query, Record, Response, Usage
 
 
@@ -46,3 +48,42 @@ def test_call_is_cached_and_ledgered_in_one_transaction(tmp_path):
     # visible to a second connection (another process) at once
     other = sqlite3.connect(tmp_path / "p.db")
     assert other.execute("SELECT COUNT(*) FROM ledger").fetchone()[0] == 1
+
+
+def _cached_store(tmp_path, n):
+    s = Store(tmp_path / "p.db")
+    for i in range(n):
+        s.record_call(f"k{i}", {"m": 1}, {"q": i}, Response(choice_logprobs={"a": -0.1 * i, "b": -1.0},
+                                                             usage=Usage(i, 1), latency_s=0.01 * i), "fake/x", 0.0)
+    return s
+
+
+def test_cache_lookup_by_json_array_and_by_in_list_agree(tmp_path):
+    """Many keys (more than one IN list's worth), repeats and misses: both SQL forms agree."""
+    s = _cached_store(tmp_path, 1200)
+    keys = [f"k{i}" for i in range(0, 1200, 2)] + ["k3", "k3", "missing", "k1199"] + [f"k{i}" for i in range(901, 1000)]
+    by_json = s.cache_get_many(keys)
+    s._json_each = False  # as on a SQLite built without the JSON functions
+    by_in = s.cache_get_many(keys)
+    assert by_json == by_in and len(by_json) == 600 + 1 + 1 + 50  # evens, k3, k1199 and the odd 901..999
+    assert by_json["k3"] == Response(choice_logprobs={"a": -0.30000000000000004, "b": -1.0}, usage=Usage(3, 1),
+                                     latency_s=0.03)
+    assert s.cache_get_many([]) == {} and "missing" not in by_json
+
+
+def test_annotation_values_are_stored_as_annotations_are(tmp_path):
+    a = Annotation(record_id="r1", annotator_id="fake/x", template_hash="h", label=("l1", "l2"),
+                   distribution={"l1": 0.75, "l2": 0.5}, error=None, call_keys=("k1", "k2"), prompt_tokens=3,
+                   completion_tokens=2, cost=0.125, latency_s=0.5, repeat=1)
+    b = Annotation(record_id="r2", annotator_id="fake/x", template_hash="h", label=None, distribution=None,
+                   error="ParseError: é", call_keys=(), prompt_tokens=0, completion_tokens=0, cost=0.0,
+                   latency_s=0.0, repeat=0)
+    one, two = Store(tmp_path / "one.db"), Store(tmp_path / "two.db")
+    assert one.add_annotations([a, b]) == 2
+    assert two.add_annotation_values([tuple(getattr(x, f) for f in ANNOTATION_FIELDS) for x in (a, b)]) == 2
+    cols = "record_id, annotator_id, template_hash, repeat, label, distribution, error, call_keys, " \
+           "prompt_tokens, completion_tokens, cost, latency_s"
+    rows = [st.db.execute(f"SELECT {cols} FROM annotations ORDER BY id").fetchall() for st in (one, two)]
+    assert rows[0] == rows[1]
+    assert one.annotations(repeat=None) == [a, b] == two.annotations(repeat=None)
+    assert tuple(f.name for f in dataclasses.fields(Annotation)) == ANNOTATION_FIELDS

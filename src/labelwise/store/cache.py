@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import operator
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..jsonutil import dumpb, dumps, dumps_sorted
 from ..types import Message, Query
@@ -27,13 +27,11 @@ def cache_key(identity: Mapping[str, Any] | str, query: Query) -> str:
 
 
 _ROLES = {r: b'{"role":' + dumpb(r) + b',"content":' for r in ("system", "user", "assistant")}
-_IMMUTABLE = frozenset({type(None), bool, int, float, str, tuple})
 
 
-def _message_json(m: Message) -> bytes:
-    """``{"role": m.role, "content": m.content}`` exactly as orjson writes it inside the query."""
-    role = _ROLES.get(m.role) if type(m.role) is str else None
-    return (role or b'{"role":' + dumpb(m.role) + b',"content":') + dumpb(m.content) + b"}"
+def _messages_json(msgs: Sequence[Message]) -> bytes:
+    """The messages exactly as ``Query.as_json`` has them written inside the query: a list."""
+    return dumpb([{"role": m.role, "content": m.content} for m in msgs])
 
 
 class QueryKeys:
@@ -42,25 +40,47 @@ class QueryKeys:
     orjson writes a dict as its items in order, and a value nested in a dict exactly as it
     writes it alone, so the blob ``cache_key`` hashes can be fed to SHA-256 in pieces: the
     head, the messages one by one, and the *tail* (every field after the messages, exactly as
-    ``Query.as_json`` writes them, whatever fields it has). What queries share is kept: the
-    hash state after the start of the prompt (system message, few-shot examples) and the
-    tail, found by the *identity* of the prefix's Message objects (tasks reuse them) and of
-    the other field values (the same choices tuple, ints, None). Each entry holds the objects
-    whose ids it is keyed by, so no other object can take those ids while it exists; they are
-    immutable, so they serialise the same every time. A new entry's split is checked against
-    ``as_json`` itself; a query that cannot be split (a mutable field value such as a schema
-    dict, no messages) is keyed by ``cache_key`` directly.
+    ``Query.as_json`` writes them, whatever fields it has). What queries share is kept:
+
+    - the hash state after the prompt's start (system message, few-shot examples), found by
+      the identity of those Message objects where tasks reuse them (an entry holds them, so
+      no other object can take their ids while it exists; only messages whose role and
+      content are strings, which cannot change, get one), else by their JSON;
+    - the tail, found by the JSON of the other field values (choices, max_tokens, schema...),
+      which is what the tail is written from; it is cut out of ``as_json``'s own output, and
+      that split is checked, the first time.
+
+    A query that cannot be split this way (no messages, not a dataclass) is keyed by
+    ``cache_key`` itself.
     """
 
-    MAX_ENTRIES = 256  # distinct (prefix, options) kept: per-record few-shot choices can make many
+    MAX_ENTRIES = 256  # per memo; per-record few-shot examples can make many prefixes
 
     def __init__(self, identity: Mapping[str, Any] | str) -> None:
         self._ident = identity if isinstance(identity, str) else identity_json(identity)
         self._head = hashlib.sha256(('{"annotator":' + self._ident + ',"query":{"messages":[').encode("utf-8"))
-        # per query class: a getter of its fields other than messages, and its entries
-        self._kinds: dict[type, tuple[Callable[[Any], tuple[Any, ...]], dict[tuple[int, ...], Any]] | None] = {}
+        self._prefixes: dict[tuple[int, ...], tuple[tuple[Message, ...], Any]] = {}  # by message ids
+        self._states: dict[bytes, Any] = {}  # the same hash states, by the prefix's JSON
+        # per query class: a getter of its fields other than messages, and its tails
+        self._kinds: dict[type, tuple[Callable[[Any], tuple[Any, ...]], dict[bytes, bytes]] | None] = {}
+        self._type: type | None = None  # the class of the last query, and its getter and tails
+        self._getter: Callable[[Any], tuple[Any, ...]] = tuple
+        self._tails: dict[bytes, bytes] = {}
 
     def __call__(self, query: Query) -> str:
+        msgs = query.messages
+        if type(query) is self._type and type(msgs) is tuple and msgs:
+            try:
+                tail = self._tails.get(dumpb(self._getter(query)))
+            except TypeError:  # not JSON (orjson's error is a TypeError): as_json decides below
+                tail = None
+            if tail is not None:
+                prefix = self._prefixes.get(tuple(map(id, msgs[:-1])))
+                return _finish(self._state(msgs[:-1]) if prefix is None else prefix[1], msgs[-1], tail)
+        return self._miss(query)
+
+    def _miss(self, query: Query) -> str:
+        """A query of a new class or with new options: learn its tail, then key it."""
         kind = self._kinds.get(type(query), False)
         if kind is False:
             getter = _other_fields(type(query))
@@ -68,38 +88,50 @@ class QueryKeys:
         msgs = query.messages
         if kind is None or type(msgs) is not tuple or not msgs:
             return cache_key(self._ident, query)
-        values = kind[0](query)
-        key = tuple(map(id, msgs[:-1] + values))
-        hit = kind[1].get(key)
-        if hit is None:
-            hit = self._learn(kind[1], key, query, values)
-            if hit is None:
+        getter, tails = kind
+        try:
+            values = dumpb(getter(query))
+        except TypeError:  # a field as_json leaves out is not JSON: nothing to find its tail by
+            return cache_key(self._ident, query)
+        tail = tails.get(values)
+        if tail is None:
+            full = dumpb(query.as_json())
+            start = b'{"messages":' + _messages_json(msgs)
+            if not full.startswith(start):  # as_json writes messages some other way: no split
                 return cache_key(self._ident, query)
-        m = msgs[-1]
-        role = _ROLES.get(m.role) if type(m.role) is str else None
-        h = hit[1].copy()
-        h.update((role or b'{"role":' + dumpb(m.role) + b',"content":') + dumpb(m.content) + b"}" + hit[2])
-        return h.hexdigest()
+            tail = _bounded(tails, self.MAX_ENTRIES)[values] = b"]" + full[len(start):] + b"}"
+        self._type, self._getter, self._tails = type(query), getter, tails
+        prefix = self._prefixes.get(tuple(map(id, msgs[:-1])))
+        return _finish(self._state(msgs[:-1]) if prefix is None else prefix[1], msgs[-1], tail)
 
-    def _learn(self, memo: dict[tuple[int, ...], Any], key: tuple[int, ...], query: Query,
-               values: tuple[Any, ...]) -> tuple[Any, Any, bytes] | None:
-        """Hash the prefix and cut the tail out of ``as_json``'s own bytes for a new entry."""
-        if not all(type(v) in _IMMUTABLE for v in values):  # a dict could change under its id
-            return None
-        msgs = query.messages
-        parts = [_message_json(m) for m in msgs]
-        full = dumpb(query.as_json())
-        start = b'{"messages":[' + b",".join(parts) + b"]"
-        if not full.startswith(start):  # as_json writes messages some other way: no split
-            return None
-        state = self._head.copy()
-        for p in parts[:-1]:
-            state.update(p + b",")
-        if len(memo) >= self.MAX_ENTRIES:
-            memo.clear()
-        # holding the query keeps every id in ``key`` taken by the object it was computed from
-        entry = memo[key] = (query, state, b"]" + full[len(start):] + b"}")
-        return entry
+    def _state(self, prefix: tuple[Message, ...]) -> Any:
+        """The hash state after these first messages, found by their JSON (new objects)."""
+        blob = _messages_json(prefix)[1:-1] + b"," if prefix else b""
+        state = self._states.get(blob)
+        if state is None:  # a new prompt start; the next queries may well reuse these objects
+            state = self._head.copy()
+            state.update(blob)
+            _bounded(self._states, self.MAX_ENTRIES)[blob] = state
+            if all(type(m.role) is str and type(m.content) is str for m in prefix):
+                # holding ``prefix`` keeps its ids taken by these (unchangeable) messages
+                _bounded(self._prefixes, self.MAX_ENTRIES)[tuple(map(id, prefix))] = (prefix, state)
+        return state
+
+
+def _bounded(memo: dict[Any, Any], size: int) -> dict[Any, Any]:
+    """``memo``, emptied first when full (what a run shares is relearnt at once)."""
+    if len(memo) >= size:
+        memo.clear()
+    return memo
+
+
+def _finish(state: Any, last: Message, tail: bytes) -> str:
+    """The key: the hash state after the prefix, fed the last message and the tail.
+    ``{"role": last.role, "content": last.content}`` is written as orjson writes it."""
+    role = _ROLES.get(last.role) if type(last.role) is str else None
+    h = state.copy()
+    h.update((role or b'{"role":' + dumpb(last.role) + b',"content":') + dumpb(last.content) + b"}" + tail)
+    return h.hexdigest()
 
 
 def _other_fields(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:

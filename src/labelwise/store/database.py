@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..jsonutil import dumps, loads
+from ..jsonutil import dumpb, dumps, loads
 from ..types import Annotation, Record, Response
 
 SCHEMA = """
@@ -97,7 +97,8 @@ class Store:
         order (``Annotation(*values)`` would build the same one): the engine's form, which
         saves building an object per item when a cached run replays. One transaction."""
         now = time.time()
-        rows = [(rid, aid, th, rep, _dumps(label), _dumps(dist), error, ",".join(keys), pt, ct, cost, latency, now)
+        rows = [(rid, aid, th, rep, str(dumpb(label), "utf-8"), str(dumpb(dist), "utf-8"), error, ",".join(keys),
+                 pt, ct, cost, latency, now)  # str(dumpb(x), "utf-8") is dumps(x), inlined: per item
                 for rid, aid, th, label, dist, error, keys, pt, ct, cost, latency, rep in values]
         with self.db:
             self.db.execute("BEGIN")

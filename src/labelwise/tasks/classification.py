@@ -25,7 +25,8 @@ class Classification:
                                  kind=self.kind, labels=cfg.labels, instructions=cfg.instructions)
         self.template_hash = self.template.hash
         self._system = Message("system", self.template.macros.system(cfg.instructions, cfg.labels))
-        self._user_macro = self.template.macro("user")
+        self._user_after_fields = self._user_args()
+        self._user_macro = self.template.macro("user", 1 + len(self._user_after_fields))
         self._shots: dict[int, tuple[Record, tuple[Message, Message]]] = {}
 
     def normalize_gold(self, raw: Any) -> str:
@@ -35,8 +36,12 @@ class Classification:
                              "fix the data or map it with data.label_map")
         return value
 
+    def _user_args(self) -> tuple[Any, ...]:
+        """What the template's ``user`` macro takes after the record's fields."""
+        return (self.cfg.text_field,)
+
     def _user(self, fields: Mapping[str, Any]) -> str:
-        return self._user_macro(fields, self.cfg.text_field)
+        return self._user_macro(fields, *self._user_after_fields)
 
     def _shot(self, ex: Record) -> tuple[Message, Message]:
         """A few-shot example's two messages, rendered once per example record: a task is pure
@@ -87,5 +92,5 @@ class PairClassification(Classification):
         super().__init__(cfg)
         self.input_fields = (cfg.text_field, cfg.text_pair_field)
 
-    def _user(self, fields: Mapping[str, Any]) -> str:
-        return self._user_macro(fields, self.cfg.text_field, self.cfg.text_pair_field)
+    def _user_args(self) -> tuple[Any, ...]:
+        return (self.cfg.text_field, self.cfg.text_pair_field)

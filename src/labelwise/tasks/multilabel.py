@@ -25,7 +25,7 @@ class MultiLabel:
                                  kind=self.kind, labels=cfg.labels, instructions=cfg.instructions)
         self.template_hash = self.template.hash
         self._system = Message("system", self.template.macros.system(cfg.instructions, cfg.labels))
-        self._user_macro = self.template.macro("user")
+        self._user_macro = self.template.macro("user", 4)  # fields, text_field, label, description
         self._shots: dict[tuple[int, str], tuple[Record, tuple[Message, Message]]] = {}
 
     def normalize_gold(self, raw: Any) -> tuple[str, ...]:

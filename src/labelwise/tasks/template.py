@@ -26,27 +26,24 @@ def load_template_source(name_or_path: str) -> str:
     return resources.files("labelwise.tasks").joinpath("templates", name_or_path).read_text(encoding="utf-8")
 
 
-def direct_call(macro: Any) -> Callable[..., str]:
-    """A macro as a plain function: the compiled body called straight, where that is exactly
-    what ``Macro.__call__`` would do.
+def direct_call(macro: Any, nargs: int) -> Callable[..., str]:
+    """A macro to be called with ``nargs`` positional arguments, as a plain function: its
+    compiled body itself, where that is exactly what ``Macro.__call__`` would run.
 
     A macro renders once per item on the replay path, and most of a small macro's cost is
-    ``Macro.__call__`` matching arguments. With every argument given positionally, no
-    ``caller``/``varargs``/``kwargs``, no autoescape and a sync environment, that method only
-    calls the compiled function with the same arguments; any other call (fewer arguments, so
-    defaults apply, or keywords) goes through the macro as before."""
+    ``Macro.__call__`` matching arguments. Given every argument positionally, and without
+    ``caller``/``varargs``/``kwargs``, autoescape or an async environment, that method only
+    calls the compiled function with the same arguments. Otherwise (another argument count,
+    so that defaults apply or Jinja reports the mismatch, or any of those features), and where
+    a Jinja version lacks the ``Macro`` internals read here, the macro itself is returned."""
     func = getattr(macro, "_func", None)
     arguments = getattr(macro, "arguments", None)
     env = getattr(macro, "_environment", None)
-    if (func is None or arguments is None or env is None or env.is_async or macro.catch_kwargs
-            or macro.catch_varargs or macro.caller or getattr(macro, "_default_autoescape", True)):
+    if (func is None or arguments is None or env is None or len(arguments) != nargs or env.is_async
+            or macro.catch_kwargs or macro.catch_varargs or macro.caller
+            or getattr(macro, "_default_autoescape", True)):
         return macro
-    n = len(arguments)
-
-    def call(*args: Any, **kwargs: Any) -> str:
-        return func(*args) if len(args) == n and not kwargs else macro(*args, **kwargs)
-
-    return call
+    return func
 
 
 class Template:
@@ -58,6 +55,7 @@ class Template:
         blob = json.dumps({"template": source, "schema": schema}, sort_keys=True, ensure_ascii=False)
         self.hash = hashlib.sha256(blob.encode()).hexdigest()
 
-    def macro(self, name: str) -> Callable[..., str]:
-        """The named macro, callable as fast as the template allows (see ``direct_call``)."""
-        return direct_call(getattr(self.macros, name))
+    def macro(self, name: str, nargs: int) -> Callable[..., str]:
+        """The named macro, to be called with ``nargs`` positional arguments, as fast as the
+        template allows (see ``direct_call``)."""
+        return direct_call(getattr(self.macros, name), nargs)
