@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import random
 import sys
 import tempfile
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results import shared_datasets, write_section  # noqa: E402
+from results import mean_std as fmt, sample_csv as sample, shared_datasets, write_section  # noqa: E402
 
 from labelwise.loop import ActiveLearningLoop, evaluate_by_domain, split_records  # noqa: E402
 from labelwise.loop_models import rounds_for  # noqa: E402
@@ -28,12 +27,6 @@ from labelwise.models.base import make_small_model  # noqa: E402
 from labelwise.project import Project  # noqa: E402
 
 NAMES = {"0": "negative", "1": "positive"}
-
-
-def sample(path: Path, n: int, seed: int = 13) -> list[dict]:
-    rows = list(csv.DictReader(open(path, encoding="utf-8")))
-    random.Random(seed).shuffle(rows)
-    return rows[:n]
 
 
 def build(folder: Path, args: argparse.Namespace) -> Project:
@@ -55,10 +48,6 @@ def build(folder: Path, args: argparse.Namespace) -> Project:
         "data: {path: data.csv, id_field: id, label_field: label, split_field: split, domain_field: domain}\n"
         f"annotator: {{backend: llamacpp, model: {args.model}}}\n")
     return Project.open(folder)
-
-
-def fmt(vals: list[float]) -> str:
-    return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}"
 
 
 def main() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import random
 import sys
 import tempfile
 import time
@@ -16,18 +15,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results import shared_datasets, write_section  # noqa: E402
+from results import mean_std as fmt, sample_csv as sample, shared_datasets, write_section  # noqa: E402
 
 from labelwise.loop import ActiveLearningLoop, evaluate_by_domain, split_records  # noqa: E402
 from labelwise.loop_models import rounds_for  # noqa: E402
 from labelwise.models.base import make_small_model  # noqa: E402
 from labelwise.project import Project  # noqa: E402
-
-
-def sample(path: Path, n: int, seed: int = 13, keep=lambda r: True) -> list[dict]:  # noqa: ANN001
-    rows = [r for r in csv.DictReader(open(path, encoding="utf-8")) if keep(r)]
-    random.Random(seed).shuffle(rows)
-    return rows[:n]
 
 
 def build(folder: Path, args: argparse.Namespace) -> Project:
@@ -50,10 +43,6 @@ def build(folder: Path, args: argparse.Namespace) -> Project:
         "data: {path: data.csv, id_field: id, label_field: label, split_field: split, domain_field: domain}\n"
         f"annotator: {{backend: llamacpp, model: {args.model}}}\n", encoding="utf-8")
     return Project.open(folder)
-
-
-def fmt(vals: list[float]) -> str:
-    return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}"
 
 
 def main() -> None:

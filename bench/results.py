@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = "# Benchmark results\n\nWritten by the scripts in `bench/`; re-run a script to refresh its section.\n"
@@ -46,3 +47,17 @@ def shared_datasets() -> Path:
     if not p.exists():
         sys.exit(f"datasets not found at {p}; set LABELWISE_DATASETS")
     return p
+
+
+def sample_csv(path: Path, n: int, seed: int = 13, keep: Callable[[dict], bool] = lambda r: True) -> list[dict]:
+    """``n`` rows of a CSV file (those ``keep`` accepts), shuffled by a seeded Random."""
+    import csv
+    import random
+    rows = [r for r in csv.DictReader(open(path, encoding="utf-8")) if keep(r)]
+    random.Random(seed).shuffle(rows)
+    return rows[:n]
+
+
+def mean_std(vals: list[float]) -> str:
+    import numpy as np
+    return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}"

@@ -8,19 +8,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .data.readers import field_text
 from .models.encoder import Encoder, encode_cached
 from .types import Record
 
 ExamplesFor = Callable[[Record], Sequence[Record]]
 
 
-def _field_text(value: object) -> str:
-    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
-
 def record_text(r: Record, fields: Sequence[str]) -> str:
     """The text an encoder sees for a record (token lists joined by spaces, pairs by [SEP])."""
-    return " [SEP] ".join(_field_text(r.fields[f]) for f in fields)
+    return " [SEP] ".join(field_text(r.fields[f]) for f in fields)
 
 
 def _label_key(gold: object) -> str:

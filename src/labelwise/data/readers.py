@@ -65,6 +65,11 @@ _FORMATS: dict[str, Callable[[Path], Iterator[Row]]] = {
 }
 
 
+def field_text(value: Any) -> str:
+    """An input field as plain text: a token list (NER) joined by spaces, anything else as str."""
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 def read_rows(path: str | Path, fmt: str = "auto") -> Iterator[Row]:
     path = Path(path)
     if not path.exists():

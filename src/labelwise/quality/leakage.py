@@ -21,6 +21,7 @@ import zlib
 from difflib import SequenceMatcher
 from typing import Any, Sequence
 
+from ..data.readers import field_text
 from ..types import Message, Query, Record
 from .classification_metrics import wilson_interval
 
@@ -37,7 +38,7 @@ def record_text(record: Record, fields: Sequence[str]) -> str:
         v = record.fields.get(f)
         if v is None:
             continue
-        parts.append(" ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
+        parts.append(field_text(v))
     return "\n".join(parts)
 
 
