@@ -77,6 +77,10 @@ class AnnotatorConfig(_Strict):
         "llama-cpp-python checks the grammar against the whole vocabulary at every token, which "
         "made answers 3-7x slower here; off, the prompt asks for the JSON and an answer that is "
         "not valid is stored as an error"))
+    token_logprobs: bool = Field(default=False, description=(
+        "openai: ask the server for log-probabilities of generated tokens (NER per-token "
+        "confidence); off by default because some servers refuse the parameter. The embedded "
+        "llamacpp backend always has them"))
 
 
 class FewShotConfig(_Strict):

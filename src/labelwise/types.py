@@ -65,7 +65,9 @@ class Response:
     """What a backend answered for one query, raw and parsed apart.
 
     ``choice_logprobs`` maps each choice to its log-probability where the backend scores
-    choices; ``samples`` holds generated texts (one, or k votes without log-probabilities).
+    choices; ``samples`` holds generated texts (one, or k votes without log-probabilities);
+    ``token_logprobs`` holds (piece, log-probability) for each generated token of ``text`` where
+    the backend reports them.
     """
 
     text: str = ""
@@ -74,6 +76,7 @@ class Response:
     usage: Usage = field(default_factory=Usage)
     latency_s: float = 0.0
     raw: Mapping[str, Any] | None = None
+    token_logprobs: tuple[tuple[str, float], ...] = ()
 
     def as_json(self, raw: bool = True) -> dict[str, Any]:
         out = {
@@ -84,6 +87,8 @@ class Response:
                       "completion_tokens": self.usage.completion_tokens},
             "latency_s": self.latency_s,
         }
+        if self.token_logprobs:  # only when present, so stored responses without them read the same
+            out["token_logprobs"] = [[p, lp] for p, lp in self.token_logprobs]
         if raw:
             out["raw"] = self.raw
         return out
@@ -98,6 +103,7 @@ class Response:
             usage=Usage(int(u.get("prompt_tokens", 0)), int(u.get("completion_tokens", 0))),
             latency_s=float(d.get("latency_s", 0.0)),
             raw=d.get("raw"),
+            token_logprobs=tuple((str(p), float(lp)) for p, lp in d.get("token_logprobs") or ()),
         )
 
 
@@ -106,7 +112,8 @@ class Labeled:
     """A task's reading of the responses for one record: a label and its distribution."""
 
     label: Any
-    distribution: Mapping[str, Any] | None = None  # NER: {"token_agreement": [...]} per token
+    # NER: {"token_confidence": [...], "token_agreement": [...]}, one value per token
+    distribution: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

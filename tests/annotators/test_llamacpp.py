@@ -100,3 +100,19 @@ def test_generation_samples_greedy_first_then_seeded_samples(annotator):
     assert len(r.raw["samples"]) == 2
     assert r.usage.completion_tokens >= greedy.usage.completion_tokens
     assert "grammar" not in annotator.identity()
+
+
+def test_greedy_generation_matches_llama_cpp_at_temperature_zero_and_carries_token_logprobs(annotator):
+    """Our own greedy loop (for log-probabilities) must answer exactly what llama-cpp-python's
+    chat completion answers at temperature 0, including multi-byte characters."""
+    for text in ("Ngozi moved from Lagos to Zürich in 2019.", "Great food!"):
+        query = Query((SYSTEM, Message("user", f"Repeat this sentence, then stop: {text}")), max_tokens=40)
+        r = annotator.answer_sync(query)
+        ref = annotator._llm.create_chat_completion(
+            messages=[{"role": m.role, "content": m.content} for m in query.messages],
+            max_tokens=40, temperature=0.0, seed=0)
+        assert r.text == ref["choices"][0]["message"]["content"]
+        assert "".join(p for p, _ in r.token_logprobs) == r.text
+        assert len(r.token_logprobs) == r.usage.completion_tokens == ref["usage"]["completion_tokens"]
+        assert all(lp <= 0 for _, lp in r.token_logprobs) and any(lp < 0 for _, lp in r.token_logprobs)
+        assert r.raw["completion_tokens"] and r.raw["prompt"].endswith("assistant\n")

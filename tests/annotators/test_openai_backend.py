@@ -468,3 +468,26 @@ async def test_real_llama_cpp_server_annotates_and_reruns_from_cache(llama_serve
             s3 = await engine(task, ann, store, concurrency=2).run(recs)
             assert len(store.annotations()) == 5
     assert s3.calls == 0 and s3.from_cache == s.calls
+
+
+def with_token_logprobs(seen: Seen) -> Reply:
+    """A server that returns per-token log-probabilities when asked, as the OpenAI API does."""
+    body = plain('{"entities": []}').body
+    if seen.body.get("logprobs"):
+        body["choices"][0]["logprobs"] = {"content": [
+            {"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
+            for t, lp in (('{"', -0.01), ("entities", -0.02), ('":', 0.0), (" []}", -0.5))]}
+    return Reply(body=body)
+
+
+async def test_generation_asks_for_token_logprobs_only_when_configured(fault: FaultServer, api_key: str) -> None:
+    fault.default = with_token_logprobs
+    q = Query((Message("user", "Sentence: Obi ran"),), max_tokens=40, json_schema={"type": "object"})
+    async with opened(config(fault.url, token_logprobs=True)) as ann:
+        on = await ann.answer(q)
+    async with opened(config(fault.url)) as ann:
+        off = await ann.answer(q)
+    first, second = fault.chat_requests
+    assert first.body["logprobs"] is True and "logprobs" not in second.body
+    assert on.token_logprobs == (('{"', -0.01), ("entities", -0.02), ('":', 0.0), (" []}", -0.5))
+    assert off.token_logprobs == ()

@@ -3,6 +3,8 @@
 Choices are scored, not sampled: the chat-formatted prompt is evaluated once (its prefix kept in
 the KV cache across items, so a shared system prompt and few-shot block cost nothing after the
 first item), then each choice's tokens are scored from the logits, and the cache is rolled back.
+Free answers are decoded greedily from the same logits, so each generated token's
+log-probability comes with the text (NER turns them into per-token confidence).
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class LlamaCppAnnotator:
         self._bos_text = ""
         self._lock = threading.Lock()
         self._sha: str | None = None
+        self._is_eog: Any = None  # llama_cpp's end-of-generation test, bound on load
 
     @property
     def id(self) -> str:
@@ -61,9 +64,11 @@ class LlamaCppAnnotator:
             return self._llm
         try:
             from llama_cpp import Llama
+            from llama_cpp.llama_cpp import llama_vocab_is_eog
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError:
             raise LabelwiseError("the llamacpp backend needs llama-cpp-python: pip install 'labelwise[llamacpp]'") from None
+        self._is_eog = llama_vocab_is_eog
         path = model_path(self.model)
         llm = Llama(model_path=str(path), n_ctx=self.cfg.n_ctx, n_threads=self.cfg.n_threads, n_batch=512,
                     seed=self.cfg.seed, verbose=False, logits_all=False)
@@ -134,25 +139,71 @@ class LlamaCppAnnotator:
         return Response(text=max(scores, key=scores.__getitem__), choice_logprobs=scores, usage=usage,
                         latency_s=time.perf_counter() - t0, raw=raw)
 
+    def _greedy(self, tokens: list[int], max_tokens: int) -> tuple[list[int], list[float]]:
+        """Greedy decoding from the logits, keeping each chosen token's log-probability (what
+        ``create_completion(logprobs=...)`` could only give with ``logits_all=True``, i.e. a
+        logits buffer of n_ctx x vocabulary floats)."""
+        llm = self._llm
+        logits, _ = self._logits_after(tokens)
+        out: list[int] = []
+        lps: list[float] = []
+        for _ in range(max_tokens):
+            tok = int(np.argmax(logits))
+            if self._is_eog(llm._model.vocab, tok):
+                break
+            out.append(tok)
+            lps.append(float(_log_softmax(logits)[tok]))
+            llm.eval([tok])
+            logits = self._last_logits()
+        return out, lps
+
+    def _pieces(self, ids: list[int], lps: list[float]) -> tuple[str, tuple[tuple[str, float], ...]]:
+        """The text and (piece, logprob) per token; a character split across tokens (byte-level
+        BPE) belongs to the token that completes it."""
+        pieces, done = [], ""
+        for i, lp in enumerate(lps):  # whole prefixes: single-token detokenizing can drop a leading space
+            text = self._llm.detokenize(ids[: i + 1], special=False).decode("utf-8", errors="ignore")
+            pieces.append((text[len(done):], lp))
+            done = text
+        return done, tuple(pieces)
+
     def _generate_sync(self, query: Query) -> Response:
         llm = self._load()
         t0 = time.perf_counter()
+        msgs = [{"role": m.role, "content": m.content} for m in query.messages]
         kwargs: dict[str, Any] = {"max_tokens": query.max_tokens, "temperature": 0.0, "seed": self.cfg.seed}
         if query.json_schema is not None and self.cfg.grammar:
             kwargs["response_format"] = {"type": "json_object", "schema": dict(query.json_schema)}
-        msgs = [{"role": m.role, "content": m.content} for m in query.messages]
-        outs = [llm.create_chat_completion(messages=msgs, **kwargs)]
+            first = llm.create_chat_completion(messages=msgs, **kwargs)
+            text = first["choices"][0]["message"]["content"] or ""
+            u = first.get("usage") or {}
+            usage = Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
+            raw: dict[str, Any] = {"prompt": self.render(query.messages), "response": first}
+            pieces: tuple[tuple[str, float], ...] = ()
+        else:  # greedy from the logits: same answer as temperature 0, plus token log-probabilities
+            prompt = self.render(query.messages)
+            tokens = self._tokens(prompt)
+            if len(tokens) + query.max_tokens > self.cfg.n_ctx:
+                raise ItemError(f"prompt has {len(tokens)} tokens; with max_tokens={query.max_tokens} that is "
+                                f"more than annotator.n_ctx={self.cfg.n_ctx} allows")
+            ids, lps = self._greedy(tokens, query.max_tokens)
+            text, pieces = self._pieces(ids, lps)
+            usage = Usage(len(tokens), len(ids))
+            raw = {"prompt": prompt, "completion_tokens": ids}
+        texts = [text]
+        extra = []
         for i in range(1, query.samples):  # extra answers at the configured temperature, seeded
-            outs.append(llm.create_chat_completion(messages=msgs, **{
-                **kwargs, "temperature": self.cfg.temperature or 0.7, "seed": self.cfg.seed + i}))
-        texts = tuple(o["choices"][0]["message"]["content"] or "" for o in outs)
-        us = [o.get("usage") or {} for o in outs]
-        usage = Usage(sum(u.get("prompt_tokens", 0) for u in us), sum(u.get("completion_tokens", 0) for u in us))
-        raw = {"prompt": self.render(query.messages), "response": outs[0]}
-        if len(outs) > 1:
-            raw["samples"] = outs[1:]
-        return Response(text=texts[0], samples=texts if len(texts) > 1 else (), usage=usage,
-                        latency_s=time.perf_counter() - t0, raw=raw)
+            o = llm.create_chat_completion(messages=msgs, **{
+                **kwargs, "temperature": self.cfg.temperature or 0.7, "seed": self.cfg.seed + i})
+            extra.append(o)
+            texts.append(o["choices"][0]["message"]["content"] or "")
+            u = o.get("usage") or {}
+            usage = Usage(usage.prompt_tokens + u.get("prompt_tokens", 0),
+                          usage.completion_tokens + u.get("completion_tokens", 0))
+        if extra:
+            raw["samples"] = extra
+        return Response(text=text, samples=tuple(texts) if len(texts) > 1 else (), usage=usage,
+                        latency_s=time.perf_counter() - t0, raw=raw, token_logprobs=pieces)
 
     def answer_sync(self, query: Query) -> Response:
         with self._lock:  # one context: one item at a time

@@ -186,10 +186,13 @@ class OpenAIAnnotator:
                           probe.completion_tokens + sum(_usage(d).completion_tokens for d in datas))
             return Response(text=texts[0], samples=texts, usage=usage, latency_s=time.perf_counter() - t0,
                             raw={"responses": datas})
-        data = await self._post(self._payload(query, temperature=0.0))
+        extra = {"logprobs": True} if self.cfg.token_logprobs else {}
+        data = await self._post(self._payload(query, temperature=0.0, **extra))
         text = (data["choices"][0].get("message") or {}).get("content") or ""
+        pieces = token_logprobs_of(data["choices"][0])
         if query.samples <= 1:
-            return Response(text=text, usage=_usage(data), latency_s=time.perf_counter() - t0, raw={"response": data})
+            return Response(text=text, usage=_usage(data), latency_s=time.perf_counter() - t0, raw={"response": data},
+                            token_logprobs=pieces)
         more = await asyncio.gather(*[  # the greedy answer first, then samples for agreement
             self._post(self._payload(query, temperature=self.cfg.temperature or 0.7, seed=self.cfg.seed + i))
             for i in range(1, query.samples)])
@@ -197,12 +200,22 @@ class OpenAIAnnotator:
         usage = Usage(sum(_usage(d).prompt_tokens for d in (data, *more)),
                       sum(_usage(d).completion_tokens for d in (data, *more)))
         return Response(text=text, samples=texts, usage=usage, latency_s=time.perf_counter() - t0,
-                        raw={"response": data, "samples": list(more)})
+                        raw={"response": data, "samples": list(more)}, token_logprobs=pieces)
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def token_logprobs_of(choice: Mapping[str, Any]) -> tuple[tuple[str, float], ...]:
+    """(piece, logprob) per generated token from a chat choice's ``logprobs.content``; empty
+    when the server sent none or sent something else."""
+    content = (choice.get("logprobs") or {}).get("content") or []
+    try:
+        return tuple((str(c["token"]), float(c["logprob"])) for c in content)
+    except (KeyError, TypeError, ValueError):
+        return ()
 
 
 def _usage(data: Mapping[str, Any]) -> Usage:

@@ -14,6 +14,7 @@ from ..types import Labeled, Message, Query, Record, Response
 from .base import register_task
 from .bio import check_tags, spans_to_tags, tags_to_spans
 from .ner_align import Mention, align
+from .ner_confidence import token_confidence
 from .template import Template, load_template_source
 
 # Words, numbers (with inner . , ' -), or any other single non-space character.
@@ -115,9 +116,15 @@ class NamedEntities:
               prior: Sequence[Mapping[str, float]] | None = None) -> Labeled:
         tokens = self.tokens(record)
         resp = responses[0]
-        tags = self.tags_from_text(tokens, resp.text)
+        mentions = read_mentions(resp.text)
+        spans = align(tokens, mentions, self.labels)
+        tags = spans_to_tags(len(tokens), spans)
+        dist: dict[str, Any] = {}
+        conf = token_confidence(tokens, spans, mentions, resp.text, resp.token_logprobs)
+        if conf is not None:
+            dist["token_confidence"] = conf
         if len(resp.samples) < 2:
-            return Labeled(label=tags)
+            return Labeled(label=tags, distribution=dist or None)
         agree = [0] * len(tokens)
         usable = 0
         for s in resp.samples:  # the first sample is the greedy answer itself
@@ -128,7 +135,8 @@ class NamedEntities:
                 continue
             usable += 1
             agree = [a + (x == y) for a, x, y in zip(agree, tags, other)]
-        return Labeled(label=tags, distribution={"token_agreement": [a / usable for a in agree]})
+        dist["token_agreement"] = [a / usable for a in agree]
+        return Labeled(label=tags, distribution=dist)
 
     def metrics(self, gold: Sequence[Any], labeled: Sequence[Labeled]) -> dict[str, Any]:
         pairs = [(g, l.label) for g, l in zip(gold, labeled) if g is not None]
