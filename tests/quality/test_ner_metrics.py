@@ -215,3 +215,23 @@ def test_random_tag_sequences_agree_with_conlleval():
         pred = [[t if rng.random() < 0.7 else rng.choice(tags) for t in s] for s in gold]
         assert_agrees_with_conlleval(gold, pred)
         assert_agrees_with_conlleval(gold, [[rng.choice(tags) for _ in s] for s in gold])
+
+
+def test_auroc_counts_pairs_ranked_right_with_ties_as_half():
+    from labelwise.quality.ner_metrics import auroc
+    # positives 0.9, 0.5; negatives 0.5, 0.1: pairs (0.9>0.5) (0.9>0.1) (0.5=0.5 -> half) (0.5>0.1) = 3.5/4
+    assert auroc([0.9, 0.5, 0.5, 0.1], [True, True, False, False]) == pytest.approx(0.875)
+    assert auroc([0.1, 0.9], [True, False]) == 0.0
+    assert auroc([0.3, 0.4], [True, True]) is None
+
+
+def test_token_confidence_report_separates_right_from_wrong_tokens():
+    from labelwise.quality.ner_metrics import token_confidence_report
+    gold = [["B-PER", "O", "O"], ["B-LOC", "O"]]
+    pred = [["B-PER", "O", "B-LOC"], ["O", "O"]]  # two wrong tokens, both with the lowest confidence
+    conf = [[0.9, 0.8, 0.2], [0.3, 0.95]]
+    r = token_confidence_report(gold, pred, conf)
+    assert r["n_tokens"] == 5 and r["auroc"] == 1.0 and r["token_accuracy"] == pytest.approx(0.6)
+    assert r["mean_confidence"] == pytest.approx(0.63)
+    with pytest.raises(ValueError, match="2 confidences for a sentence of 3 tokens"):
+        token_confidence_report(gold[:1], pred[:1], [[0.1, 0.2]])

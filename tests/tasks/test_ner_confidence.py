@@ -67,3 +67,14 @@ def test_response_json_round_trip_keeps_token_logprobs_and_omits_them_when_absen
     r = Response(text=TEXT, token_logprobs=ANSWER)
     assert Response.from_json(r.as_json()).token_logprobs == ANSWER
     assert "token_logprobs" not in Response(text="x").as_json()
+
+
+def test_metrics_report_how_well_token_confidence_separates_right_from_wrong():
+    from labelwise.types import Labeled
+    task = make_task(TaskConfig(kind="ner", labels={"LOC": "places", "PER": "people"}))
+    gold = [("O", "B-PER"), ("B-LOC", "O")]
+    labeled = [Labeled(("O", "B-PER"), {"token_confidence": [0.9, 0.8]}),
+               Labeled(("O", "O"), {"token_confidence": [0.1, 0.7]})]  # the wrong tag is the least sure
+    m = task.metrics(gold, labeled)
+    assert m["token_confidence"]["auroc"] == 1.0 and m["token_confidence"]["n_tokens"] == 4
+    assert "token_confidence" not in task.metrics(gold, [Labeled(lab.label) for lab in labeled])

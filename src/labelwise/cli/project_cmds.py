@@ -127,6 +127,12 @@ def evaluate(project: Path = ProjectDir,
             t.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]),
                       str(v["n_pred"]))
         console.print(t)
+        tc = m.get("token_confidence")
+        if tc and tc["n_tokens"]:
+            au = "n/a (no wrong or no right tokens)" if tc["auroc"] is None else f"{tc['auroc']:.3f}"
+            console.print(f"token confidence (from log-probabilities, {tc['n_tokens']} tokens): AUROC right vs "
+                          f"wrong {au}, ECE {tc['ece']:.3f}, mean {tc['mean_confidence']:.1%} vs token "
+                          f"accuracy {tc['token_accuracy']:.1%}")
     else:
         lo, hi = m["accuracy_ci95"]
         console.print(f"accuracy {m['accuracy']:.1%} (95% CI {lo:.1%}–{hi:.1%}), macro-F1 {m['macro_f1']:.3f}")

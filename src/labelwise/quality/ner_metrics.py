@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Sequence
 
+import numpy as np
+
 from ..tasks.bio import Span, check_tags, tags_to_spans
+from .classification_metrics import expected_calibration_error
 
 
 def _check_shapes(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> None:
@@ -91,3 +94,42 @@ def ner_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
         "per_type": per_type,
         "token_accuracy": token_accuracy(gold, pred),
     }
+
+
+def auroc(score: Sequence[float], positive: Sequence[bool]) -> float | None:
+    """Area under the ROC curve: the chance that a random positive scores above a random
+    negative (ties count half), from ranks; None when one class is empty."""
+    s = np.asarray(score, dtype=float)
+    y = np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):  # average ranks over ties
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def token_confidence_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
+                            confidence: Sequence[Sequence[float]]) -> dict[str, Any]:
+    """How well per-token confidence tells right tags from wrong ones: AUROC (0.5 = no signal),
+    ECE, mean confidence against token accuracy."""
+    _check_shapes(gold, pred)
+    right, conf = [], []
+    for g, p, c in zip(gold, pred, confidence):
+        if len(c) != len(g):
+            raise ValueError(f"{len(c)} confidences for a sentence of {len(g)} tokens")
+        right += [x == y for x, y in zip(g, p)]
+        conf += list(c)
+    c_arr, r_arr = np.asarray(conf, dtype=float), np.asarray(right, dtype=float)
+    return {"n_tokens": len(conf), "auroc": auroc(conf, right),
+            "ece": expected_calibration_error(c_arr, r_arr) if len(conf) else None,
+            "mean_confidence": float(c_arr.mean()) if len(conf) else None,
+            "token_accuracy": float(r_arr.mean()) if len(conf) else None}

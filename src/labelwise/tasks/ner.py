@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 import orjson
 
 from ..errors import ParseError
-from ..quality.ner_metrics import ner_report
+from ..quality.ner_metrics import ner_report, token_confidence_report
 from ..types import Labeled, Message, Query, Record, Response
 from .base import register_task
 from .bio import check_tags, spans_to_tags, tags_to_spans
@@ -139,7 +139,12 @@ class NamedEntities:
         return Labeled(label=tags, distribution=dist)
 
     def metrics(self, gold: Sequence[Any], labeled: Sequence[Labeled]) -> dict[str, Any]:
-        pairs = [(g, l.label) for g, l in zip(gold, labeled) if g is not None]
+        pairs = [(g, l) for g, l in zip(gold, labeled) if g is not None]
         if not pairs:
             return {"n": 0}
-        return ner_report([g for g, _ in pairs], [p for _, p in pairs], self.labels)
+        out = ner_report([g for g, _ in pairs], [l.label for _, l in pairs], self.labels)
+        scored = [(g, l.label, l.distribution["token_confidence"]) for g, l in pairs
+                  if l.distribution and "token_confidence" in l.distribution]
+        if scored:  # how well the log-probability confidence separates right tags from wrong ones
+            out["token_confidence"] = token_confidence_report(*zip(*scored))
+        return out
