@@ -92,3 +92,26 @@ def test_report_is_one_html_file_with_plots_and_json(project, tmp_path):
     import json
     fig = json.loads(out.with_suffix(".json").read_text())
     assert fig["series"]["entropy/b30/logreg"][-1]["seeds"] == 2
+
+
+def test_report_plots_against_money_when_the_llm_was_paid_for(tmp_path):
+    """Round results as the loop stores them (money = what that round spent): the report adds
+    money totals per seed and a plot per domain against them; free runs get a note instead."""
+    def res(seed, rnd, money, acc):
+        return {"run": f"entropy/b20/logreg/s{seed}", "strategy": "entropy", "seed": seed, "round": rnd,
+                "llm_labels": 10 * (rnd + 1), "calls": 10, "money": money, "metric": "accuracy",
+                "label_counts": {"pos": 5}, "llm_label_accuracy": 0.9,
+                "test": {"source": {"n": 50, "accuracy": acc}, "target": {"n": 50, "accuracy": acc - 0.1}}}
+    paid = [res(0, 0, 0.01, 0.6), res(0, 1, 0.02, 0.7), res(1, 0, 0.03, 0.5), res(1, 1, 0.02, 0.8)]
+    out = write_report(paid, tmp_path / "paid.html", pool_size=100, cost_per_llm_label=0.002,
+                       seconds_per_llm_label=1.0, human_price_per_label=0.08)
+    html = out.read_text()
+    assert html.count("data:image/png;base64,") == 4 and "against money" in html
+    import json
+    rows = json.loads(out.with_suffix(".json").read_text())["series"]["entropy/b20/logreg"]
+    assert [r["money_spent"] for r in rows] == pytest.approx([0.02, 0.04])  # seed 0: .01,.03; seed 1: .03,.05
+    assert [r["calls_paid"] for r in rows] == [10, 20]
+    free = [{**r, "money": 0.0} for r in paid]
+    html = write_report(free, tmp_path / "free.html", pool_size=100, cost_per_llm_label=0.0,
+                        seconds_per_llm_label=1.0, human_price_per_label=0.08).read_text()
+    assert html.count("data:image/png;base64,") == 2 and "Every LLM call was free" in html

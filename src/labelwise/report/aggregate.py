@@ -14,7 +14,9 @@ def _key(r: dict[str, Any]) -> str:
 
 
 def aggregate_rounds(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """{series: [{round, llm_labels, calls, money, seeds, test: {domain: {accuracy_mean, accuracy_std, ...}}}]}
+    """{series: [{round, llm_labels, calls_paid, money, money_spent, seeds, test: {domain: {accuracy_mean, ...}}}]}
+
+    ``money`` is what the round spent; ``calls_paid`` and ``money_spent`` are totals up to it.
 
     Every metric a round reports per domain gets ``<name>_mean`` and ``<name>_std``."""
     groups: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
@@ -23,15 +25,18 @@ def aggregate_rounds(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[s
     out: dict[str, list[dict[str, Any]]] = {}
     for series, by_round in sorted(groups.items()):
         rows = []
-        cum_calls: dict[int, float] = defaultdict(float)
+        cum_calls: dict[Any, float] = defaultdict(float)  # per seed: calls and money paid so far
+        cum_money: dict[Any, float] = defaultdict(float)
         for rnd in sorted(by_round):
             rs = by_round[rnd]
             row: dict[str, Any] = {"round": rnd, "seeds": len(rs),
                                    "llm_labels": float(np.mean([r["llm_labels"] for r in rs])),
                                    "money": float(np.mean([r.get("money", 0.0) for r in rs])), "test": {}}
             for i, r in enumerate(rs):
-                cum_calls[i] += r.get("calls", 0)
+                cum_calls[r.get("seed", i)] += r.get("calls", 0)
+                cum_money[r.get("seed", i)] += r.get("money", 0.0)
             row["calls_paid"] = float(np.mean(list(cum_calls.values())))
+            row["money_spent"] = float(np.mean(list(cum_money.values())))
             acc = [r["llm_label_accuracy"] for r in rs if r.get("llm_label_accuracy") is not None]
             row["llm_label_accuracy"] = float(np.mean(acc)) if acc else None
             for d in sorted({d for r in rs for d in r["test"]}):

@@ -21,7 +21,10 @@ def _png(fig: Any) -> str:
 _METRIC_NAMES = {"accuracy": "accuracy", "f1": "entity F1 (micro)"}
 
 
-def _accuracy_plots(agg: dict[str, list[dict[str, Any]]], metric: str) -> list[tuple[str, str]]:
+_AXES = {"llm_labels": "LLM labels bought", "money_spent": "money spent on the LLM ($)"}
+
+
+def _accuracy_plots(agg: dict[str, list[dict[str, Any]]], metric: str, x_key: str = "llm_labels") -> list[tuple[str, str]]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -30,14 +33,14 @@ def _accuracy_plots(agg: dict[str, list[dict[str, Any]]], metric: str) -> list[t
     for d in domains:
         fig, ax = plt.subplots(figsize=(6, 3.6))
         for series, rows in agg.items():
-            pts = [(r["llm_labels"], r["test"][d][f"{metric}_mean"], r["test"][d][f"{metric}_std"]) for r in rows
+            pts = [(r[x_key], r["test"][d][f"{metric}_mean"], r["test"][d][f"{metric}_std"]) for r in rows
                    if d in r["test"]]
             if not pts:
                 continue
             x, y, s = zip(*pts)
             ax.plot(x, y, marker="o", label=series)
             ax.fill_between(x, [a - b for a, b in zip(y, s)], [a + b for a, b in zip(y, s)], alpha=0.15)
-        ax.set_xlabel("LLM labels bought")
+        ax.set_xlabel(_AXES[x_key])
         ax.set_ylabel(f"small-model {_METRIC_NAMES.get(metric, metric)}")
         ax.set_title(f"test domain: {d}")
         ax.grid(alpha=0.3)
@@ -65,6 +68,14 @@ def write_report(results: list[dict[str, Any]], out: Path, *, pool_size: int, co
     parts.append(f"<h2>Small-model {esc(name)} against LLM labels bought (mean ± std over seeds)</h2>")
     for d, png in _accuracy_plots(agg, metric):
         parts.append(f"<img alt='{esc(name)} on {esc(d)}' src='data:image/png;base64,{png}'>")
+    spent = max((r.get("money_spent", 0.0) for rows in agg.values() for r in rows), default=0.0)
+    if spent > 0:
+        parts.append(f"<h2>Small-model {esc(name)} against money spent on the LLM</h2>")
+        for d, png in _accuracy_plots(agg, metric, "money_spent"):
+            parts.append(f"<img alt='{esc(name)} on {esc(d)} against money' src='data:image/png;base64,{png}'>")
+    else:
+        parts.append("<p>Every LLM call was free (a local model): money spent is $0 at every point, so the "
+                     "plots above, against labels bought, are the cost curves; see the model time below.</p>")
     parts.append("<h2>Final round</h2><table><tr><th>series</th><th>seeds</th><th>LLM labels</th>"
                  f"<th>LLM-label {esc(name)}</th><th>label counts</th><th>test {esc(name)} per domain</th></tr>")
     for series, rows in agg.items():
