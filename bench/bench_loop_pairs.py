@@ -51,8 +51,8 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=200)
     ap.add_argument("--target", type=int, default=200)
     ap.add_argument("--budgets", default="40,80")
-    ap.add_argument("--strategies", default="random,entropy,ci")
-    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--strategies", default="random,entropy,margin,ci,diversity")
+    ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--model", default="qwen2.5-coder-1.5b-instruct")
     args = ap.parse_args()
@@ -88,6 +88,10 @@ def main() -> None:
                 gold_rows.append(evaluate_by_domain(m, kind, test))
             lines.append(f"| *gold labels, random* | {b} | " + " | ".join(fmt([g[d]["accuracy"] for g in gold_rows])
                                                                            for d in domains) + " |")
+        full = make_small_model("pair", store=p.store, seed=0).fit(kind.inputs(pool), [r.gold for r in pool])
+        ev = evaluate_by_domain(full, kind, test)
+        lines.append(f"| *all gold labels of the pool* | {len(pool)} | " +
+                     " | ".join(f"{ev[d]['accuracy']:.3f}" for d in domains) + " |")
     body = (f"Pool {len(pool)} MRPC train pairs; source test {len(src)} MRPC test pairs; target "
             f"{len(test) - len(src)} STS-B validation pairs (score >= 4 -> yes, <= 2 -> no). Annotator `{args.model}` "
             f"(embedded, choices scored); small model: `pair` (MiniLM bi-encoder fine-tuned on the labels, cosine -> "
