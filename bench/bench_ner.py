@@ -124,7 +124,8 @@ def annotators_and_leakage(args: argparse.Namespace, tmp: Path) -> str:
     name = args.compare_dataset
     test, pool = rows(name, "test", args.compare_n, seed=21), rows(name, "train", 300)
     p = make_project(tmp / f"cmp-{name}", name, test, pool, "fixed", args.shots, args.model)
-    res = compare_annotators(p, [f"llamacpp:{m}" for m in args.compare_models.split(",")], repeats=args.repeats)
+    res = compare_annotators(p, [f"llamacpp:{m}" for m in args.compare_models.split(",")], repeats=args.repeats,
+                             vary_examples=True)
     lines = ["| annotator | sentences | entity F1 (micro) | errors | identical over repeats | s/sentence | "
              "tokens/sentence | repeats |", "|---|---|---|---|---|---|---|---|"]
     for a in res["annotators"]:
@@ -190,8 +191,10 @@ def main() -> None:
                     f"{args.al_budget} sentences; one seed.\n\n{al_curves(args, tmp)}")
             write_section("ner-al", "NER: active learning with an LLM oracle (CRF tagger)", body, cmd)
         if "compare" in parts:
-            body = (f"{args.compare_dataset}, {args.compare_n} test sentences, {args.shots} fixed examples, "
-                    f"{args.repeats} repeats each.\n\n{annotators_and_leakage(args, tmp)}")
+            body = (f"{args.compare_dataset}, {args.compare_n} test sentences, {args.repeats} runs each: the first "
+                    f"with {args.shots} fixed examples, the others with {args.shots} random ones (seeds 1..): the "
+                    f"embedded backend is deterministic, so 'identical over repeats' measures how much the labels "
+                    f"depend on the choice of examples. F1 is the first run's.\n\n{annotators_and_leakage(args, tmp)}")
             write_section("ner-annotators", "NER: annotator comparison and leakage probes", body, cmd)
 
 

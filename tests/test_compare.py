@@ -179,3 +179,34 @@ def test_real_model_repeats_are_stored_and_identical(tmp_path):
     assert r["consistency"]["all_equal"] == 1.0  # scored choices: deterministic by construction
     assert r["repeats_kind"] == "deterministic" and "greedily" in r["repeats_note"]
     assert r["seconds_per_item"] > 0 and r["cost_per_1000"] == 0.0
+
+
+def test_vary_examples_gives_each_repeat_other_examples_and_says_so(tmp_path):
+    """A deterministic backend repeats itself; with --vary-examples repeat 0 keeps the configured
+    examples and each later repeat draws its own, so consistency measures sensitivity to them."""
+    p = make_project(tmp_path)
+    ex = "".join(f"e{i},example sentence {i},{'positive' if i % 3 else 'negative'}\n" for i in range(12))
+    write(tmp_path / "ex.csv", "id,text,label\n" + ex)
+    cfg = (tmp_path / "labelwise.yaml").read_text() + "few_shot: {mode: fixed, k: 2, path: ex.csv}\n"
+    write(tmp_path / "labelwise.yaml", cfg)
+    p = Project.open(tmp_path)
+    shown: dict[int, set] = {}
+    calls = Counter()
+
+    def copy_first_example(q):  # answers the label of the first example it was shown
+        first_example = q.messages[1].content
+        rid = record_of(q)
+        calls[rid] += 1
+        shown.setdefault(calls[rid] - 1, set()).add(first_example)
+        label = "positive" if int(re.search(r"example sentence (\d+)", first_example).group(1)) % 3 else "negative"
+        return {label: -0.1, ("negative" if label == "positive" else "positive"): -3.0}
+
+    ann = FakeAnnotator(copy_first_example, model="copier")
+    out = compare_annotators(p, ["fake:copier"], repeats=3, vary_examples=True, make=lambda cfg: ann)
+    assert len(shown[0]) == 1  # fixed examples: the same first example for every item
+    assert shown[1] != shown[0] and shown[2] != shown[1]  # random draws, seeds 1 and 2
+    [row] = out["annotators"]
+    assert row["repeats_kind"] == "examples varied" and "seeds 1..2" in row["repeats_note"]
+    assert row["consistency"]["all_equal"] < 1.0 and out["vary_examples"] is True
+    with pytest.raises(InputError, match="needs few-shot examples"):
+        compare_annotators(make_project(tmp_path / "none"), repeats=2, vary_examples=True)

@@ -139,13 +139,20 @@ def _evaluate(spec: AnnotatorSpec, sub: Project, records: Sequence[Record], by_r
 
 
 def compare_annotators(project: Project, specs: Sequence[str] = (), sample: int | None = None,
-                       repeats: int = 3, seed: int = 0,
+                       repeats: int = 3, seed: int = 0, vary_examples: bool = False,
                        make: Callable[[AnnotatorConfig], Annotator] = make_annotator,
                        on_run: Callable[[str, int, RunSummary], None] = lambda name, r, s: None) -> dict[str, Any]:
     """Run each ``backend:model`` (default: the project's annotator) ``repeats`` times on a
-    seeded gold sample; return one result per annotator plus the sample it saw."""
+    seeded gold sample; return one result per annotator plus the sample it saw.
+
+    ``vary_examples``: repeat 0 uses the configured few-shot examples, repeat r >= 1 draws k
+    random ones with seed r -- consistency under a change of examples, which is what repeats
+    can measure for a deterministic backend."""
     if repeats < 1:
         raise InputError("--repeats must be at least 1")
+    fs_cfg = project.config.few_shot
+    if vary_examples and (fs_cfg.mode == "none" or fs_cfg.k == 0):
+        raise InputError("--vary-examples needs few-shot examples (few_shot.mode and few_shot.k in the config)")
     base = project.config.annotator
     parsed = [parse_spec(s) for s in specs] or [AnnotatorSpec(base.backend, base.model)]
     parsed = list(dict.fromkeys(parsed))
@@ -159,6 +166,9 @@ def compare_annotators(project: Project, specs: Sequence[str] = (), sample: int 
         sub.annotator = make(cfg.annotator)
         runs: list[RunSummary] = []
         for r in range(repeats):
+            if vary_examples:
+                fs = fs_cfg if r == 0 else fs_cfg.model_copy(update={"mode": "random", "seed": fs_cfg.seed + r})
+                sub.config = cfg.model_copy(update={"few_shot": fs})
             s = sub.run(list(records), repeat=r)
             runs.append(s)
             on_run(spec.name, r, s)
@@ -168,10 +178,15 @@ def compare_annotators(project: Project, specs: Sequence[str] = (), sample: int 
         by_repeat = [{a.record_id: a for a in project.store.annotations(sub.annotator.id, project.task.template_hash,
                                                                         repeat=i) if a.record_id in ids}
                      for i in range(len(runs))]
-        results.append(_evaluate(spec, sub, records, by_repeat, runs))
+        result = _evaluate(spec, sub, records, by_repeat, runs)
+        if vary_examples:
+            result.repeats_kind = "examples varied"
+            result.repeats_note = (f"repeat 0 used the configured few-shot examples, repeats 1-{repeats - 1} "
+                                   f"{fs_cfg.k} random ones each (seeds {fs_cfg.seed + 1}..{fs_cfg.seed + repeats - 1})")
+        results.append(result)
         unload = getattr(sub.annotator, "unload", None)
         if callable(unload):  # free an in-process model before the next one loads
             unload()
     return {"task": project.task.kind, "sample": len(records), "with_gold": sum(r.gold is not None for r in records),
-            "sample_ids": [r.id for r in records], "seed": seed, "repeats": repeats,
+            "sample_ids": [r.id for r in records], "seed": seed, "repeats": repeats, "vary_examples": vary_examples,
             "annotators": [asdict(r) for r in results]}

@@ -79,7 +79,10 @@ def compare(project: Path = ProjectDir,
             sample: int = typer.Option(None, "--sample", "-n", min=1,
                                        help="gold items to use, a seeded random choice (default: all with gold)"),
             repeats: int = typer.Option(3, "--repeats", "-k", min=1, help="times each annotator labels the sample"),
-            seed: int = typer.Option(0, help="seed of the sample choice")) -> None:
+            seed: int = typer.Option(0, help="seed of the sample choice"),
+            vary_examples: bool = typer.Option(
+                False, "--vary-examples", help="repeats 2..K draw different random few-shot examples: consistency "
+                "under a change of examples, the only thing repeats can show for a deterministic backend")) -> None:
     """Label one gold sample with each annotator K times; compare quality, consistency, cost."""
     from ..compare import compare_annotators
     p = Project.open(project)
@@ -88,7 +91,8 @@ def compare(project: Path = ProjectDir,
         console.print(f"{name} run {r + 1}/{repeats}: {s.annotated} labeled ({s.already_done} already done), "
                       f"{s.calls} calls, {s.from_cache} cached, {s.errors} errors, {s.seconds:.1f}s", highlight=False)
 
-    out = compare_annotators(p, annotator or (), sample=sample, repeats=repeats, seed=seed, on_run=progress)
+    out = compare_annotators(p, annotator or (), sample=sample, repeats=repeats, seed=seed,
+                             vary_examples=vary_examples, on_run=progress)
     path = p.config.resolve("compare.json")
     path.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
     t = Table("annotator", "quality (95% CI)", "errors", f"same in all {repeats}", "pairwise", "Fleiss κ",
