@@ -115,3 +115,9 @@ def test_report_plots_against_money_when_the_llm_was_paid_for(tmp_path):
     html = write_report(free, tmp_path / "free.html", pool_size=100, cost_per_llm_label=0.0,
                         seconds_per_llm_label=1.0, human_price_per_label=0.08).read_text()
     assert html.count("data:image/png;base64,") == 2 and "Every LLM call was free" in html
+
+
+def test_uncertainty_names_the_task_kinds_own_measure(project):
+    p, _ = project
+    assert ActiveLearningLoop(p, strategy="uncertainty", budget=30, rounds=1).strategy == "entropy"
+    assert ActiveLearningLoop(p, strategy=None, budget=30, rounds=1).run_name.startswith("entropy/")

@@ -48,7 +48,8 @@ class ActiveLearningLoop:
 
     def __post_init__(self) -> None:
         self.kind = rounds_for(self.project.task)
-        self.strategy = self.strategy or self.kind.default_strategy
+        if self.strategy in (None, "uncertainty"):  # the task kind's uncertainty measure
+            self.strategy = self.kind.default_strategy
         self.model = self.model or self.kind.default_model
 
     @property

@@ -36,7 +36,8 @@ def _loop(p: Project, strategy: str, budget: int | None, rounds: int | None, see
 
 
 def loop(project: Path = ProjectDir,
-         strategy: str = typer.Option(None, help="random, least_confidence, margin, entropy, ci, diversity, committee; "
+         strategy: str = typer.Option(None, help="uncertainty (= entropy; mean_token_entropy for ner, the default), "
+                                                 "random, least_confidence, margin, entropy, ci, diversity, committee; "
                                                  "for ner: mean_token_entropy, max_token_entropy, "
                                                  "sequence_least_confidence, random"),
          budget: int = typer.Option(None, help="LLM labels to buy in total, seed included"),
