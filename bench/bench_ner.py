@@ -157,7 +157,7 @@ def main() -> None:
     ap.add_argument("--datasets", default="bam,tsn,zul,wnut17")
     ap.add_argument("--n", type=int, default=40, help="test sentences per dataset for the LLM-label table")
     ap.add_argument("--shots", type=int, default=4)
-    ap.add_argument("--al-dataset", default="tsn")
+    ap.add_argument("--al-dataset", default="bam")
     ap.add_argument("--al-pool", type=int, default=400)
     ap.add_argument("--al-test", type=int, default=300)
     ap.add_argument("--al-seed", type=int, default=20)
