@@ -99,6 +99,9 @@ def test_annotate_eval_export_conll(project):
     assert m["annotated"] == 4 and m["errors"] == 4 - ok and m["n_sentences"] == ok
     assert 0.0 <= m["micro"]["f1"] <= 1.0 and set(m["per_type"]) == set(TYPES)
     assert "micro-F1" in r.output
+    # the embedded backend returns token log-probabilities, so every parsed answer has a confidence
+    assert m["token_confidence"]["n_tokens"] == sum(len(a.label) for a in anns if a.error is None)
+    assert "token confidence (from log-probabilities" in r.output
 
     r = runner.invoke(app, ["export", "-p", str(d), "-f", "conll"])
     assert r.exit_code == 0, r.output

@@ -233,5 +233,10 @@ def test_token_confidence_report_separates_right_from_wrong_tokens():
     r = token_confidence_report(gold, pred, conf)
     assert r["n_tokens"] == 5 and r["auroc"] == 1.0 and r["token_accuracy"] == pytest.approx(0.6)
     assert r["mean_confidence"] == pytest.approx(0.63)
+    # inside predicted entities: B-PER right (0.9), B-LOC wrong (0.2) -> still perfectly ranked
+    assert r["auroc_entities"] == 1.0
+    r2 = token_confidence_report([["B-PER", "O"], ["O", "O"]], [["B-PER", "O"], ["B-LOC", "O"]],
+                                 [[0.3, 0.9], [0.6, 0.9]])  # the wrong mention is the surer one
+    assert r2["auroc"] == pytest.approx(2 / 3) and r2["auroc_entities"] == 0.0
     with pytest.raises(ValueError, match="2 confidences for a sentence of 3 tokens"):
         token_confidence_report(gold[:1], pred[:1], [[0.1, 0.2]])

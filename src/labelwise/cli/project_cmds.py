@@ -129,10 +129,10 @@ def evaluate(project: Path = ProjectDir,
         console.print(t)
         tc = m.get("token_confidence")
         if tc and tc["n_tokens"]:
-            au = "n/a (no wrong or no right tokens)" if tc["auroc"] is None else f"{tc['auroc']:.3f}"
+            au, ae = ("n/a" if tc[k] is None else f"{tc[k]:.3f}" for k in ("auroc", "auroc_entities"))
             console.print(f"token confidence (from log-probabilities, {tc['n_tokens']} tokens): AUROC right vs "
-                          f"wrong {au}, ECE {tc['ece']:.3f}, mean {tc['mean_confidence']:.1%} vs token "
-                          f"accuracy {tc['token_accuracy']:.1%}")
+                          f"wrong {au} (inside predicted entities {ae}), ECE {tc['ece']:.3f}, mean "
+                          f"{tc['mean_confidence']:.1%} vs token accuracy {tc['token_accuracy']:.1%}")
     else:
         lo, hi = m["accuracy_ci95"]
         console.print(f"accuracy {m['accuracy']:.1%} (95% CI {lo:.1%}–{hi:.1%}), macro-F1 {m['macro_f1']:.3f}")

@@ -120,16 +120,24 @@ def auroc(score: Sequence[float], positive: Sequence[bool]) -> float | None:
 def token_confidence_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
                             confidence: Sequence[Sequence[float]]) -> dict[str, Any]:
     """How well per-token confidence tells right tags from wrong ones: AUROC (0.5 = no signal),
-    ECE, mean confidence against token accuracy."""
+    ECE, mean confidence against token accuracy.
+
+    O tokens and entity tokens get their confidence from different parts of the answer (closing
+    the list vs writing a mention), and most O tokens are right, so the overall AUROC partly
+    measures "O vs entity". ``auroc_entities`` compares only tokens predicted inside an entity:
+    does a mention's probability tell right mentions from wrong ones."""
     _check_shapes(gold, pred)
-    right, conf = [], []
+    right, conf, in_entity = [], [], []
     for g, p, c in zip(gold, pred, confidence):
         if len(c) != len(g):
             raise ValueError(f"{len(c)} confidences for a sentence of {len(g)} tokens")
         right += [x == y for x, y in zip(g, p)]
         conf += list(c)
+        in_entity += [y != "O" for y in p]
     c_arr, r_arr = np.asarray(conf, dtype=float), np.asarray(right, dtype=float)
+    ent = np.asarray(in_entity, dtype=bool)
     return {"n_tokens": len(conf), "auroc": auroc(conf, right),
+            "auroc_entities": auroc(c_arr[ent], r_arr[ent].astype(bool)) if ent.any() else None,
             "ece": expected_calibration_error(c_arr, r_arr) if len(conf) else None,
             "mean_confidence": float(c_arr.mean()) if len(conf) else None,
             "token_accuracy": float(r_arr.mean()) if len(conf) else None}
