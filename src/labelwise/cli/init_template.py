@@ -68,7 +68,7 @@ task:
     creative-work: titles of books, songs, films, shows
     group: bands, teams, organisations that are not companies
   text_field: tokens          # a list of tokens (JSONL, CoNLL) or a raw-text column (tokenized for you)
-  confidence_samples: 1       # >1: extra sampled answers; each token's confidence = their agreement
+  confidence_samples: 1       # >1: extra sampled answers; token_agreement = their agreement with the first
 
 data:
   path: data/wnut17_sample.jsonl   # JSONL of {"tokens": [...], "ner_tags": [...]}, or CoNLL/IOB (format: conll)

@@ -57,16 +57,16 @@ def _mention_ranges(text: str, mentions: Sequence[tuple[str, str]]) -> list[tupl
         if not found:
             return None
         i, c = min(found)
-        tpos = text.find(orjson.dumps(mtype).decode(), i + len(c))
-        if tpos < 0:  # type written before text: take the type value just before
-            tpos = text.rfind(orjson.dumps(mtype).decode(), pos, i)
+        type_value = orjson.dumps(mtype).decode()
+        tpos = text.find(type_value, i + len(c))
+        if tpos >= 0:
+            start, end = i, tpos + len(type_value)
+        else:  # type written before text: take the type value just before
+            tpos = text.rfind(type_value, pos, i)
             if tpos < 0:
                 return None
-            ranges.append((tpos, i + len(c)))
-            pos = i + len(c)
-            continue
-        end = tpos + len(orjson.dumps(mtype).decode())
-        ranges.append((i, end))
+            start, end = tpos, i + len(c)
+        ranges.append((start, end))
         pos = end
     return ranges
 
@@ -95,7 +95,7 @@ def token_confidence(tokens: Sequence[str], spans: Sequence[Span], mentions: Seq
         key = (_compact("".join(tokens[s:e])).casefold(), typ.casefold())
         c = mention_conf.get(key)
         if c is None:  # aligned by a case-insensitive match of a differently spelt mention
-            c = min((v for (mt, ty), v in mention_conf.items() if ty == typ.casefold()), default=stop)
+            c = min((v for (_, ty), v in mention_conf.items() if ty == typ.casefold()), default=stop)
         for i in range(s, e):
             conf[i] = c
     return conf
