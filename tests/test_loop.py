@@ -16,6 +16,11 @@ pytestmark = [pytest.mark.real_model]
 
 @pytest.fixture
 def project(tmp_path):
+    return make_project(tmp_path)
+
+
+def make_project(tmp_path):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     src = resources.files("labelwise").joinpath("demo_data", "yelp_reviews.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(src.splitlines()))
     with open(tmp_path / "data.csv", "w", newline="", encoding="utf-8") as f:
@@ -41,6 +46,46 @@ def project(tmp_path):
     fake = FakeAnnotator(oracle, model="oracle")
     p.__dict__["annotator"] = fake  # the project's annotator, scripted
     return p, fake
+
+
+def test_each_round_trains_the_small_model_once(project, monkeypatch):
+    """Selection reuses the model trained at the end of the previous round (fine-tuned models
+    cost minutes per fit); only a resumed loop rebuilds it, once."""
+    import labelwise.loop as loop_module
+    fits = []
+    real = loop_module.make_small_model
+
+    def counting(*a, **k):
+        m = real(*a, **k)
+        fit = m.fit
+        m.fit = lambda X, y: (fits.append(len(y)), fit(X, y))[1]
+        return m
+
+    monkeypatch.setattr(loop_module, "make_small_model", counting)
+    p, _ = project
+    ActiveLearningLoop(p, strategy="entropy", budget=50, rounds=3, seed=0, seed_size=20).run()
+    assert fits == [20, 30, 40, 50]
+
+
+def test_a_resumed_loop_selects_what_an_uninterrupted_one_does(tmp_path):
+    whole, _ = make_project(tmp_path / "whole")
+    expected = ActiveLearningLoop(whole, strategy="margin", budget=50, rounds=3, seed=4, seed_size=20).run()
+
+    cut, _ = make_project(tmp_path / "cut")
+
+    def crash_after_round_1(result):
+        if result["round"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ActiveLearningLoop(cut, strategy="margin", budget=50, rounds=3, seed=4, seed_size=20,
+                           on_round=crash_after_round_1).run()
+    resumed = ActiveLearningLoop(cut, strategy="margin", budget=50, rounds=3, seed=4, seed_size=20).run()
+    name = "margin/b50/s4/logreg"
+    assert [r["round"] for r in resumed] == [0, 1, 2, 3]
+    assert [sorted(lab) for _, _, lab, _ in cut.store.rounds(name)] == \
+        [sorted(lab) for _, _, lab, _ in whole.store.rounds(name)]
+    assert resumed[-1]["test"] == expected[-1]["test"]
 
 
 @pytest.mark.parametrize("strategy", ["entropy", "ci", "diversity", "committee", "random"])

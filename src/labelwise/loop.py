@@ -131,6 +131,7 @@ class ActiveLearningLoop:
         labeled: dict[str, Any] = dict(done[-1][2]) if done else {}
         start = done[-1][1] + 1 if done else 0
         per_round = max(1, math.ceil((self.budget - self.seed_size) / self.rounds))
+        model: Any = _NOT_FITTED  # the model trained at the end of the previous round, reused to select
         for rnd in range(start, self.rounds + 1):
             if rnd == 0:
                 rng = np.random.default_rng(self.seed)
@@ -139,7 +140,9 @@ class ActiveLearningLoop:
                 remaining = self.budget - len(labeled)
                 if remaining <= 0:
                     break
-                chosen = self._select(self._fit(pool, labeled), pool_records, labeled, min(per_round, remaining))
+                if model is _NOT_FITTED:  # resumed: rebuild the last finished round's model once
+                    model = self._fit(pool, labeled)
+                chosen = self._select(model, pool_records, labeled, min(per_round, remaining))
             if rnd == 0 and self.seed_from_gold:
                 new, spend = {i: pool[i].gold for i in chosen}, {"calls": 0, "from_cache": 0, "errors": 0, "money": 0.0}
             else:
@@ -163,6 +166,9 @@ class ActiveLearningLoop:
             if spend.get("stopped"):
                 break
         return results
+
+
+_NOT_FITTED = object()
 
 
 def _jsonable(label: Any) -> Any:
