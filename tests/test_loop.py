@@ -166,3 +166,41 @@ def test_uncertainty_names_the_task_kinds_own_measure(project):
     p, _ = project
     assert ActiveLearningLoop(p, strategy="uncertainty", budget=30, rounds=1).strategy == "entropy"
     assert ActiveLearningLoop(p, strategy=None, budget=30, rounds=1).run_name.startswith("entropy/")
+
+
+def test_loop_stops_early_once_predictions_are_stable(project):
+    p, fake = project
+    # any change below 100% counts as stable: the loop stops after the first round that can compare
+    results = ActiveLearningLoop(p, strategy="entropy", budget=60, rounds=4, seed=0, seed_size=20,
+                                 stable_rounds=1, stable_change=1.0).run()
+    assert [r["round"] for r in results] == [0, 1]
+    assert results[0]["prediction_change"] is None and 0 <= results[1]["prediction_change"] < 1
+    assert results[-1]["stable_stop"] and fake.calls == 30  # the other 30 labels of the budget stay unspent
+    # running it again neither buys nor trains on: the stop is stored with the round
+    again = ActiveLearningLoop(p, strategy="entropy", budget=60, rounds=4, seed=0, seed_size=20,
+                               stable_rounds=1, stable_change=1.0).run()
+    assert len(again) == 2 and fake.calls == 30
+
+
+def test_a_threshold_nothing_meets_never_stops_the_loop(project):
+    p, fake = project
+    results = ActiveLearningLoop(p, strategy="entropy", budget=50, rounds=3, seed=0, seed_size=20,
+                                 stable_rounds=1, stable_change=0.0).run()
+    assert [r["round"] for r in results] == [0, 1, 2, 3] and fake.calls == 50
+    assert not any(r["stable_stop"] for r in results)
+
+
+def test_the_stability_rule_survives_a_resume(tmp_path):
+    p, fake = make_project(tmp_path)
+
+    def crash_after_round_1(result):
+        if result["round"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ActiveLearningLoop(p, strategy="entropy", budget=50, rounds=3, seed=0, seed_size=20, stable_rounds=2,
+                           stable_change=1.0, on_round=crash_after_round_1).run()
+    # one stable round was seen before the crash; the second comes after the resume and stops the loop
+    results = ActiveLearningLoop(p, strategy="entropy", budget=50, rounds=3, seed=0, seed_size=20,
+                                 stable_rounds=2, stable_change=1.0).run()
+    assert [r["round"] for r in results] == [0, 1, 2] and results[-1]["stable_stop"] and fake.calls == 40

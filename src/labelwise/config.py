@@ -107,6 +107,9 @@ class LoopConfig(_Strict):
     seed_from_gold: bool = False
     model: str | None = None  # default: logreg (classification, pair), crf (ner)
     class_balance: bool = False
+    stable_rounds: int = Field(default=0, ge=0, description="stop early once the small model's predictions on the "
+                               "pool changed for fewer than stable_change of the items this many rounds in a row; 0: off")
+    stable_change: float = Field(default=0.01, ge=0, le=1)
     seed: int = 0
     test_split: str = "test"
 

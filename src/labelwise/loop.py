@@ -14,7 +14,7 @@ import numpy as np
 from .loop_models import ClassifierRounds, rounds_for
 from .models.base import make_small_model
 from .project import Project
-from .strategies import ClassBalanced, PoolState, make_strategy
+from .strategies import ClassBalanced, PoolState, StableStop, make_strategy
 from .types import Record
 
 SOURCE = "source"
@@ -44,6 +44,8 @@ class ActiveLearningLoop:
     seed_from_gold: bool = False
     class_balance: bool = False
     test_split: str = "test"
+    stable_rounds: int = 0  # > 0: stop once predictions stopped changing this many rounds in a row
+    stable_change: float = 0.01  # ... i.e. fewer than this share of pool items changed their prediction
     on_round: Callable[[dict[str, Any]], None] = lambda r: None
 
     def __post_init__(self) -> None:
@@ -73,6 +75,12 @@ class ActiveLearningLoop:
             return None
         model = make_small_model(self.model, store=self.project.store, seed=self.seed)
         return model.fit(self.kind.inputs([pool[i] for i in ids]), [labeled[i] for i in ids])
+
+    def _predictions(self, model: Any, pool_records: list[Record]) -> np.ndarray:
+        """Predictions on the whole pool (all None while no usable label exists)."""
+        if model is None:
+            return np.full(len(pool_records), None, dtype=object)
+        return self.kind.predictions(model, pool_records)
 
     def _select(self, model: Any, pool_records: list[Record], labeled: dict[str, Any], n: int) -> list[str]:
         if model is None:  # no usable label yet (every answer was an error): pick at random
@@ -132,6 +140,13 @@ class ActiveLearningLoop:
         start = done[-1][1] + 1 if done else 0
         per_round = max(1, math.ceil((self.budget - self.seed_size) / self.rounds))
         model: Any = _NOT_FITTED  # the model trained at the end of the previous round, reused to select
+        stable = StableStop(self.stable_rounds, self.stable_change) if self.stable_rounds else None
+        if stable is not None and done and done[-1][3].get("stable_stop"):
+            return results  # (a run without the rule goes on: the rule never changes what is selected)
+        if stable is not None and done:  # resumed: the changes so far and the last round's predictions
+            model = self._fit(pool, labeled)
+            stable.restore([r["prediction_change"] for r in results if r.get("prediction_change") is not None],
+                           self._predictions(model, pool_records))
         for rnd in range(start, self.rounds + 1):
             if rnd == 0:
                 rng = np.random.default_rng(self.seed)
@@ -160,10 +175,14 @@ class ActiveLearningLoop:
                                                                   [pool[i].gold for i in gold_known]),
                 "test": evaluate_by_domain(model, self.kind, test) if model is not None else {},
             }
+            if stable is not None:
+                stable.update(self._predictions(model, pool_records))
+                result["prediction_change"] = stable.changes[-1] if stable.changes else None
+                result["stable_stop"] = stable.stopped
             p.store.put_round(self.run_name, rnd, labeled, result)
             results.append(result)
             self.on_round(result)
-            if spend.get("stopped"):
+            if spend.get("stopped") or result.get("stable_stop"):
                 break
         return results
 

@@ -48,6 +48,12 @@ class ClassifierRounds:
             finetuned_score=proba if needs_base else None,
             embeddings=model.embed(X) if strategy == "diversity" else None)
 
+    def predictions(self, model: Any, records: Sequence[Record]) -> np.ndarray:
+        """The model's answer per item as one string (a multi-label set or a tag sequence joined),
+        for telling whether predictions changed between rounds."""
+        return np.array(["|".join(map(str, p)) if isinstance(p, (list, tuple)) else str(p)
+                         for p in model.predict(self.inputs(records))], dtype=object)
+
     def votes(self, model: Any, X: Sequence[Any]) -> np.ndarray:
         """One committee member's vote per item, as an index into the task's labels."""
         return self._full(model, model.predict_proba(X)).argmax(axis=1)

@@ -78,10 +78,18 @@ def test_loop_and_report_commands(project):
                                                         for i, l in enumerate(lines[1:])]) + "\n")
     cfg = project / "labelwise.yaml"
     cfg.write_text(cfg.read_text().replace("  # split_field: split", "").replace(
-        "  label_field: label ", "  split_field: split\n  label_field: label ") + "loop:\n  seed_size: 20\n")
+        "  label_field: label ", "  split_field: split\n  label_field: label ") + "loop:\n  seed_size: 20\n  stable_change: 1.0\n")
     r = runner.invoke(app, ["loop", "-p", str(project), "--strategy", "entropy", "--budget", "30", "--rounds", "1"])
     assert r.exit_code == 0, r.output
     assert "labels for all 150 pool items" in r.output and "(30 from the LLM, 120 from the small model)" in r.output
+    assert "changed its predicted label" not in r.output  # the stability rule is off by default
+    # with the rule on (and a threshold any change meets), the loop stops after one comparable round
+    r = runner.invoke(app, ["loop", "-p", str(project), "--strategy", "margin", "--budget", "60", "--rounds", "4",
+                            "--stable-rounds", "1"])
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())  # rich wraps long lines
+    assert "predictions are stable, stopping before the budget is spent" in out
+    assert "(30 from the LLM, 120 from the small model)" in out
     r = runner.invoke(app, ["report", "-p", str(project)])
     assert r.exit_code == 0, r.output
     assert (project / "report.html").read_text().count("data:image/png;base64,") == 1

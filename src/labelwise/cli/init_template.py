@@ -95,6 +95,7 @@ loop:                         # `labelwise loop`: the LLM labels what the strate
   budget: 40
   rounds: 2
   seed_size: 20
+  stable_rounds: 0            # > 0: stop early once predictions changed for < stable_change of the pool that many rounds in a row
 
 store:
   path: labelwise.db

@@ -24,15 +24,21 @@ def _print_round(r: dict) -> None:  # noqa: ANN001
     tests = ", ".join(f"{d} {v[metric]:.3f}" for d, v in r["test"].items())
     console.print(f"[bold]{r['run']}[/] round {r['round']}: {r['llm_labels']} LLM labels "
                   f"({r['calls']} new calls, {r['from_cache']} cached) -> {metric} {tests}")
+    if r.get("prediction_change") is not None:
+        console.print(f"  {r['prediction_change']:.1%} of the pool changed its predicted label"
+                      + ("; predictions are stable, stopping before the budget is spent" if r.get("stable_stop") else ""))
 
 
-def _loop(p: Project, strategy: str, budget: int | None, rounds: int | None, seed: int | None):  # noqa: ANN202
+def _loop(p: Project, strategy: str, budget: int | None, rounds: int | None, seed: int | None,
+          stable_rounds: int | None = None):  # noqa: ANN202
     from ..loop import ActiveLearningLoop
     c = p.config.loop
     return ActiveLearningLoop(p, strategy=strategy or c.strategy, budget=budget or c.budget, rounds=rounds or c.rounds,
                               seed=c.seed if seed is None else seed, seed_size=c.seed_size, model=c.model,
                               seed_from_gold=c.seed_from_gold, class_balance=c.class_balance,
-                              test_split=c.test_split, on_round=_print_round)
+                              test_split=c.test_split, on_round=_print_round,
+                              stable_rounds=c.stable_rounds if stable_rounds is None else stable_rounds,
+                              stable_change=c.stable_change)
 
 
 def loop(project: Path = ProjectDir,
@@ -42,7 +48,10 @@ def loop(project: Path = ProjectDir,
                                                  "sequence_least_confidence, random"),
          budget: int = typer.Option(None, help="LLM labels to buy in total, seed included"),
          rounds: int = typer.Option(None, help="rounds after the seed round"),
-         seed: int = typer.Option(None, help="random seed for the seed set and ties")) -> None:
+         seed: int = typer.Option(None, help="random seed for the seed set and ties"),
+         stable_rounds: int = typer.Option(None, help="stop before the budget is spent once the small model's pool "
+                                                      "predictions changed for under loop.stable_change (1%) of the "
+                                                      "items this many rounds in a row (0: never)")) -> None:
     """Active learning: the LLM labels only what a strategy picks; a small model labels the rest.
 
     Round after round the small model is retrained and scored on the source and every
@@ -50,7 +59,7 @@ def loop(project: Path = ProjectDir,
     last finished round."""
     import json
     p = Project.open(project)
-    al = _loop(p, strategy, budget, rounds, seed)
+    al = _loop(p, strategy, budget, rounds, seed, stable_rounds)
     results = al.run()
     out = p.config.resolve("loop-labels.jsonl")
     rows = al.final_labels()

@@ -59,6 +59,12 @@ class StableStop:
         self._previous = current
         return self.stopped
 
+    def restore(self, changes: Sequence[float], predictions: np.ndarray) -> None:
+        """Pick up where a stopped process left off: the changes seen so far and the last
+        round's predictions."""
+        self.changes = list(changes)
+        self._previous = np.array(predictions, copy=True)
+
     @property
     def stopped(self) -> bool:
         recent = self.changes[-self.window:]
