@@ -143,7 +143,7 @@ class ActiveLearningLoop:
         stable = StableStop(self.stable_rounds, self.stable_change) if self.stable_rounds else None
         if stable is not None and done and done[-1][3].get("stable_stop"):
             return results  # (a run without the rule goes on: the rule never changes what is selected)
-        if stable is not None and done:  # resumed: the changes so far and the last round's predictions
+        if stable is not None and done and start <= self.rounds:  # resumed: changes so far, last predictions
             model = self._fit(pool, labeled)
             stable.restore([r["prediction_change"] for r in results if r.get("prediction_change") is not None],
                            self._predictions(model, pool_records))
