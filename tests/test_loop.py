@@ -204,3 +204,15 @@ def test_the_stability_rule_survives_a_resume(tmp_path):
     results = ActiveLearningLoop(p, strategy="entropy", budget=50, rounds=3, seed=0, seed_size=20,
                                  stable_rounds=2, stable_change=1.0).run()
     assert [r["round"] for r in results] == [0, 1, 2] and results[-1]["stable_stop"] and fake.calls == 40
+
+
+def test_report_says_which_runs_stopped_early(project, tmp_path):
+    p, _ = project
+    stopped = ActiveLearningLoop(p, strategy="entropy", budget=60, rounds=4, seed=0, seed_size=20,
+                                 stable_rounds=1, stable_change=1.0).run()
+    full = ActiveLearningLoop(p, strategy="random", budget=40, rounds=2, seed=0, seed_size=20).run()
+    html = write_report(stopped + full, tmp_path / "stops.html", pool_size=140, cost_per_llm_label=0.0,
+                        seconds_per_llm_label=1.0, human_price_per_label=0.1).read_text()
+    rows = {r.split("</td>")[0]: r.split("</tr>")[0] for r in html.split("<tr><td>")[1:]}
+    assert rows["entropy/b60/logreg"].endswith("<td>1 of 1 seeds</td>")
+    assert rows["random/b40/logreg"].endswith("<td>–</td>")

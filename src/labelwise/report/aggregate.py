@@ -14,7 +14,8 @@ def _key(r: dict[str, Any]) -> str:
 
 
 def aggregate_rounds(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """{series: [{round, llm_labels, calls_paid, money, money_spent, seeds, test: {domain: {accuracy_mean, ...}}}]}
+    """{series: [{round, llm_labels, calls_paid, money, money_spent, seeds, stable_stops,
+    test: {domain: {accuracy_mean, ...}}}]}
 
     ``money`` is what the round spent; ``calls_paid`` and ``money_spent`` are totals up to it.
 
@@ -35,6 +36,7 @@ def aggregate_rounds(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[s
             for i, r in enumerate(rs):
                 cum_calls[r.get("seed", i)] += r.get("calls", 0)
                 cum_money[r.get("seed", i)] += r.get("money", 0.0)
+            row["stable_stops"] = sum(bool(r.get("stable_stop")) for r in rs)  # seeds that stopped here early
             row["calls_paid"] = float(np.mean(list(cum_calls.values())))
             row["money_spent"] = float(np.mean(list(cum_money.values())))
             acc = [r["llm_label_accuracy"] for r in rs if r.get("llm_label_accuracy") is not None]

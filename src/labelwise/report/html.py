@@ -77,15 +77,18 @@ def write_report(results: list[dict[str, Any]], out: Path, *, pool_size: int, co
         parts.append("<p>Every LLM call was free (a local model): money spent is $0 at every point, so the "
                      "plots above, against labels bought, are the cost curves; see the model time below.</p>")
     parts.append("<h2>Final round</h2><table><tr><th>series</th><th>seeds</th><th>LLM labels</th>"
-                 f"<th>LLM-label {esc(name)}</th><th>label counts</th><th>test {esc(name)} per domain</th></tr>")
+                 f"<th>LLM-label {esc(name)}</th><th>label counts</th><th>test {esc(name)} per domain</th>"
+                 "<th>stopped early (predictions stable)</th></tr>")
     for series, rows in agg.items():
         last = rows[-1]
         acc = "" if last["llm_label_accuracy"] is None else f"{last['llm_label_accuracy']:.1%}"
         tests = "<br>".join(f"{esc(d)}: {v[metric + '_mean']:.3f} ± {v[metric + '_std']:.3f} (n={v['n']})"
                             for d, v in last["test"].items())
         counts = ", ".join(f"{esc(k)} {v:.0f}" for k, v in last["label_counts"].items())
+        stops = sum(r.get("stable_stops", 0) for r in rows)
+        early = f"{stops} of {rows[0]['seeds']} seeds" if stops else "–"
         parts.append(f"<tr><td>{esc(series)}</td><td>{last['seeds']}</td><td>{last['llm_labels']:.0f}</td>"
-                     f"<td>{acc}</td><td>{counts}</td><td>{tests}</td></tr>")
+                     f"<td>{acc}</td><td>{counts}</td><td>{tests}</td><td>{early}</td></tr>")
     parts.append("</table>")
     bought = max((rows[-1]["llm_labels"] for rows in agg.values()), default=0)
     parts.append("<h2>Cost</h2><table><tr><th>way to label the pool</th><th>labels paid</th><th>money</th>"
