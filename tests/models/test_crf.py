@@ -181,3 +181,22 @@ def test_embed_accepts_token_lists(crf, encoder):
     model = CRFTagger(encoder=encoder)
     got = model.embed([["Anna", "lives", "in", "Oslo"]])
     assert np.allclose(got, model.embed(["Anna lives in Oslo"]))
+
+
+def test_loop_stability_sees_each_sentence_as_one_prediction(crf):
+    """The loop's stopping rule compares tag sequences: a sentence counts as changed when any
+    of its tags changed, however long it is."""
+    from types import SimpleNamespace
+
+    from labelwise.loop_models import TaggerRounds
+    from labelwise.strategies import prediction_change
+    from labelwise.types import Record
+
+    kind = TaggerRounds(SimpleNamespace(kind="ner", labels=["PER", "LOC"], tokens=lambda r: r.fields["tokens"]))
+    records = [Record(id=str(i), fields={"tokens": x}) for i, x in enumerate(X_TEST)]
+    now = kind.predictions(crf, records)
+    assert list(now) == ["|".join(tags) for tags in crf.predict(X_TEST)]
+    one_tag_off = now.copy()
+    one_tag_off[3] = now[3].replace("B-PER", "B-LOC", 1)
+    assert prediction_change(now, kind.predictions(crf, records)) == 0.0
+    assert prediction_change(now, one_tag_off) == pytest.approx(1 / len(X_TEST))
