@@ -184,7 +184,8 @@ def main() -> None:
                     f"Token-confidence AUROC: how well the per-token confidence from the generated tokens' "
                     f"log-probabilities ranks right tags above wrong ones (0.5 = no signal); over all tokens it partly measures O vs entity "
                     f"(O tokens are mostly right and get the list-closing probability), so the second figure "
-                    f"compares only tokens inside predicted entities."
+                    f"compares only tokens inside predicted entities (– where it is undefined: those tokens "
+                    f"were all right, all wrong, or none had a confidence)."
                     f"\n\n{llm_labels(args, tmp)}")
             write_section("ner-llm", "NER: LLM labels against gold (MasakhaNER 2.0, WNUT-17)", body, cmd)
         if "al" in parts:
