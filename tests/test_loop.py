@@ -48,6 +48,12 @@ def make_project(tmp_path):
     return p, fake
 
 
+def crash_after_round_1(result):
+    """An on_round hook that stops the process like Ctrl-C right after round 1 is stored."""
+    if result["round"] == 1:
+        raise KeyboardInterrupt
+
+
 def test_each_round_trains_the_small_model_once(project, monkeypatch):
     """Selection reuses the model trained at the end of the previous round (fine-tuned models
     cost minutes per fit); only a resumed loop rebuilds it, once."""
@@ -72,10 +78,6 @@ def test_a_resumed_loop_selects_what_an_uninterrupted_one_does(tmp_path):
     expected = ActiveLearningLoop(whole, strategy="margin", budget=50, rounds=3, seed=4, seed_size=20).run()
 
     cut, _ = make_project(tmp_path / "cut")
-
-    def crash_after_round_1(result):
-        if result["round"] == 1:
-            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         ActiveLearningLoop(cut, strategy="margin", budget=50, rounds=3, seed=4, seed_size=20,
@@ -192,10 +194,6 @@ def test_a_threshold_nothing_meets_never_stops_the_loop(project):
 
 def test_the_stability_rule_survives_a_resume(tmp_path):
     p, fake = make_project(tmp_path)
-
-    def crash_after_round_1(result):
-        if result["round"] == 1:
-            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         ActiveLearningLoop(p, strategy="entropy", budget=50, rounds=3, seed=0, seed_size=20, stable_rounds=2,

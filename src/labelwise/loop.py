@@ -141,12 +141,13 @@ class ActiveLearningLoop:
         per_round = max(1, math.ceil((self.budget - self.seed_size) / self.rounds))
         model: Any = _NOT_FITTED  # the model trained at the end of the previous round, reused to select
         stable = StableStop(self.stable_rounds, self.stable_change) if self.stable_rounds else None
-        if stable is not None and done and done[-1][3].get("stable_stop"):
-            return results  # (a run without the rule goes on: the rule never changes what is selected)
-        if stable is not None and done and start <= self.rounds:  # resumed: changes so far, last predictions
-            model = self._fit(pool, labeled)
-            stable.restore([r["prediction_change"] for r in results if r.get("prediction_change") is not None],
-                           self._predictions(model, pool_records))
+        if stable is not None and done:  # resumed with the rule on
+            if done[-1][3].get("stable_stop"):
+                return results  # (a run without the rule goes on: the rule never changes what is selected)
+            if start <= self.rounds:  # the changes so far and the last finished round's predictions
+                model = self._fit(pool, labeled)
+                stable.restore([r["prediction_change"] for r in results if r.get("prediction_change") is not None],
+                               self._predictions(model, pool_records))
         for rnd in range(start, self.rounds + 1):
             if rnd == 0:
                 rng = np.random.default_rng(self.seed)

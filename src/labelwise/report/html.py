@@ -85,7 +85,7 @@ def write_report(results: list[dict[str, Any]], out: Path, *, pool_size: int, co
         tests = "<br>".join(f"{esc(d)}: {v[metric + '_mean']:.3f} ± {v[metric + '_std']:.3f} (n={v['n']})"
                             for d, v in last["test"].items())
         counts = ", ".join(f"{esc(k)} {v:.0f}" for k, v in last["label_counts"].items())
-        stops = sum(r.get("stable_stops", 0) for r in rows)
+        stops = sum(r["stable_stops"] for r in rows)
         early = f"{stops} of {rows[0]['seeds']} seeds" if stops else "–"
         parts.append(f"<tr><td>{esc(series)}</td><td>{last['seeds']}</td><td>{last['llm_labels']:.0f}</td>"
                      f"<td>{acc}</td><td>{counts}</td><td>{tests}</td><td>{early}</td></tr>")
