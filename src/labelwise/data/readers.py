@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -14,8 +15,16 @@ from .conll import conll_rows
 Row = tuple[int, dict[str, Any]]  # (1-based line number in the file, row)
 
 
+# The csv module refuses cells over 128 KiB by default; a long document is a legitimate cell,
+# and the whole file is in memory already. 2**31 - 1 fits a C long on every platform.
+_CSV_FIELD_LIMIT = 2**31 - 1
+
+
 def _decode(path: Path) -> str:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read the file: {e.strerror or e}", path=str(path)) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -24,20 +33,58 @@ def _decode(path: Path) -> str:
                          "re-save the file as UTF-8", path=str(path), line=line) from None
 
 
-def _csv_rows(path: Path) -> Iterator[Row]:
-    reader = csv.DictReader(io.StringIO(_decode(path), newline=""))
-    if reader.fieldnames is None:
+def _csv_error(e: csv.Error, path: Path, start: int, reached: int) -> InputError:
+    """A csv.Error at the row that caused it. With ``strict=True`` an unclosed quote does not
+    swallow the rows after it: the quoted cell runs on until the file ends ("unexpected end of
+    data") or until a later quote that is not followed by a delimiter. Either way the culprit is
+    the row where the cell opened, not the line the parser had reached."""
+    if reached > start:
+        return InputError(f"a quoted cell that starts in this row runs on to line {reached} (csv: {e}); "
+                          "an unclosed quote? Close it, and write a quote inside a quoted cell as \"\"",
+                          path=str(path), line=start)
+    return InputError(f"bad quoting (csv: {e}); quote the whole cell and write a quote inside it as \"\"",
+                      path=str(path), line=start)
+
+
+def _csv_rows(path: Path, delimiter: str = ",") -> Iterator[Row]:
+    """Yield (line where the row starts, row). Strict parsing: a quoting mistake is an error at
+    the row that made it, never rows silently merged into one cell."""
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    reader = csv.reader(io.StringIO(_decode(path), newline=""), delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise _csv_error(e, path, start, reader.line_num) from None
+        if not cells:  # a blank line
+            continue
+        if header is None:
+            header = cells
+            seen: set[str] = set()
+            for name in header:
+                if name in seen:
+                    raise InputError("this column name appears twice in the header; rename one",
+                                     path=str(path), line=start, field=name)
+                seen.add(name)
+            continue
+        if len(cells) != len(header):
+            hint = "quote cells that contain commas" if len(cells) > len(header) else \
+                "write an empty cell as an empty field (a,,c), never leave it out"
+            raise InputError(f"row has {len(cells)} cells but the header has {len(header)}; {hint}",
+                             path=str(path), line=start)
+        yield start, dict(zip(header, cells))
+    if header is None:
         raise InputError("the file is empty (no header row)", path=str(path), line=1)
-    for row in reader:
-        if None in row:  # more cells than header columns
-            raise InputError(f"row has {len(reader.fieldnames) + len(row[None])} cells but the header has "
-                             f"{len(reader.fieldnames)}; quote cells that contain commas",
-                             path=str(path), line=reader.line_num)
-        yield reader.line_num, row
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
-    for n, line in enumerate(_decode(path).splitlines(), start=1):
+    # split on "\n" only: str.splitlines would also break at U+2028 and U+0085, which JSON
+    # allows raw inside strings (and which our own JSONL export writes raw)
+    for n, line in enumerate(_decode(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -54,12 +101,17 @@ def _parquet_rows(path: Path) -> Iterator[Row]:
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - depends on extras
         raise InputError("reading Parquet needs pyarrow: pip install 'labelwise[parquet]'", path=str(path)) from None
-    for n, row in enumerate(pq.read_table(path).to_pylist(), start=1):
+    import pyarrow as pa
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        raise InputError(f"not a readable Parquet file: {e}", path=str(path)) from None
+    for n, row in enumerate(table.to_pylist(), start=1):
         yield n, row  # "line" = row number for Parquet
 
 
 _FORMATS: dict[str, Callable[[Path], Iterator[Row]]] = {
-    "csv": _csv_rows, "tsv": _csv_rows, "jsonl": _jsonl_rows, "json": _jsonl_rows,
+    "csv": _csv_rows, "tsv": partial(_csv_rows, delimiter="\t"), "jsonl": _jsonl_rows, "json": _jsonl_rows,
     "ndjson": _jsonl_rows, "parquet": _parquet_rows,
     "conll": conll_rows, "iob": conll_rows, "bio": conll_rows,  # .txt is too vague to guess: fmt="conll"
 }
@@ -74,6 +126,8 @@ def read_rows(path: str | Path, fmt: str = "auto") -> Iterator[Row]:
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path=str(path))
+    if path.is_dir():
+        raise InputError("is a directory, name a file (e.g. data/train.csv)", path=str(path))
     if fmt == "auto":
         fmt = path.suffix.lower().lstrip(".")
     if fmt not in _FORMATS:
@@ -83,7 +137,14 @@ def read_rows(path: str | Path, fmt: str = "auto") -> Iterator[Row]:
 
 
 def _check_input(value: Any, path: Path, line: int, field: str) -> Any:
-    """An input value that is usable: non-blank text, or a non-empty list of non-blank strings (tokens)."""
+    """An input value that is usable: non-blank text, or a non-empty list of non-blank strings (tokens).
+
+    A number is kept (the prompt shows it as text). An object is refused: its Python repr in a
+    prompt would be labeled as if it were the text, and which key holds the text is a guess.
+    """
+    if isinstance(value, dict):
+        raise InputError(f"expected text, got a JSON object ({json.dumps(value, ensure_ascii=False, default=str):.60}); "
+                         "put the text itself in this field", path=str(path), line=line, field=field)
     if isinstance(value, list):
         if not value:
             raise InputError("empty list; remove the row or fill it in", path=str(path), line=line, field=field)

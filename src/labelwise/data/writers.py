@@ -1,18 +1,52 @@
-"""Write labeled records out: JSONL, CSV or Parquet, one row per record; CoNLL, one token per line."""
+"""Write labeled records out: JSONL, CSV or Parquet, one row per record; CoNLL, one token per line.
+
+Every file is written whole or not at all: into a temporary file next to the target, which
+replaces the target only once it is complete and on disk. A kill or a full disk mid-export
+leaves the previous export as it was.
+"""
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import re
+import secrets
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-from ..errors import InputError
+from ..errors import InputError, LabelwiseError
 from ..types import Annotation, Record
 from .conll import DOCSTART
 
 FORMATS = ("jsonl", "csv", "parquet", "conll")
 _SEPARATOR = re.compile(r"[ \t\r\n]")  # what the CoNLL reader splits columns and lines on
+
+
+@contextlib.contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder to write; on success it replaces ``path``.
+
+    Same folder, so ``os.replace`` is an atomic rename. The file is fsynced first: a full disk
+    often shows only when the data is flushed, and a rename must not land before the data. An
+    ``OSError`` (no space, no permission, ...) becomes a one-line error; the temporary file is
+    removed on any failure, so nothing half-written is left or replaces the old file. (A killed
+    process cannot remove it: a hidden ``.NAME.*.tmp`` may remain, the target is untouched.)
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise LabelwiseError(f"could not write {path}: {e.strerror or e}; nothing was replaced") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def labeled_rows(records: Sequence[Record], annotations: Sequence[Annotation]) -> list[dict[str, Any]]:
@@ -64,9 +98,8 @@ def write_conll(path: str | Path, rows: Sequence[Mapping[str, Any]], *, tag_fiel
                     raise InputError(f"row {i}, {what} {j} is {value!r}; a CoNLL cell must be non-blank text "
                                      f"without spaces, tabs or line breaks, and not {DOCSTART}", field=field)
         blocks.append("".join(f"{token}\t{tag}\n" for token, tag in zip(tokens, tags)))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(blocks), encoding="utf-8")
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(blocks))
     return len(blocks)
 
 
@@ -75,25 +108,24 @@ def export_annotations(records: Sequence[Record], annotations: Sequence[Annotati
     if fmt not in FORMATS:
         raise InputError(f"unknown export format '{fmt}'; use one of {', '.join(FORMATS)}", field="format")
     rows = labeled_rows(records, annotations)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "conll":
         return write_conll(path, rows)
-    if fmt == "jsonl":
-        with open(path, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    elif fmt == "csv":
-        flat = [{k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v) for k, v in row.items()}
-                for row in rows]
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(flat[0]) if flat else ["id"])
-            w.writeheader()
-            w.writerows(flat)
-    else:
+    if fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
         table = pa.Table.from_pylist([{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in row.items()}
                                       for row in rows])
-        pq.write_table(table, path)
+        with replacing(path) as tmp:
+            pq.write_table(table, str(tmp))
+        return len(rows)
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        if fmt == "jsonl":
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            flat = [{k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
+                     for k, v in row.items()} for row in rows]
+            w = csv.DictWriter(f, fieldnames=list(flat[0]) if flat else ["id"])
+            w.writeheader()
+            w.writerows(flat)
     return len(rows)
