@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install labelwise and everything it needs into .venv (idempotent; fast when nothing changed).
-# The first run builds llama.cpp from source (~13 min on 2 cores); pip caches the wheel after.
+# The first run builds llama.cpp from source for this CPU (7-13 min on 2 cores; scripts/build_llama.sh
+# keeps the wheel under a key of the CPU's flags, so another machine never reuses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 STAMP=.venv/.labelwise-setup
-want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+want="$( (cat pyproject.toml scripts/setup.sh scripts/build_llama.sh; grep -m1 '^flags' /proc/cpuinfo) 2>/dev/null \
+  | sha256sum | cut -d' ' -f1)"  # a new CPU (another machine) installs again
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x .venv/bin/labelwise ]; then
   exit 0
 fi
@@ -13,6 +15,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip wheel setuptools
 # torch first, pinned: this exact version is the CPU build; a range would pull CUDA packages.
 .venv/bin/python -m pip install -q "torch==2.13.0"
-echo "installing labelwise (the first time this builds llama-cpp-python: ~13 minutes)..." >&2
+bash scripts/build_llama.sh  # before the extras, so they find it installed and build nothing
+echo "installing labelwise and its extras..." >&2
 .venv/bin/python -m pip install -q -e ".[all,dev]"
 echo "$want" > "$STAMP"

@@ -50,8 +50,8 @@ def test_budget_in_calls_is_never_exceeded_with_concurrency(tmp_path, sentiment_
     task, store = make_task(sentiment_task_cfg), Store(tmp_path / "p.db")
     fake = FakeAnnotator(keyword, latency_s=0.01)
     s = run(task, fake, store, records(50), budget=Budget(calls=7), concurrency=16)
-    assert fake.calls == 7 and s.annotated == 7 and "calls" in s.stopped
-    assert store.spent()["calls"] == 7
+    assert fake.calls == 7 and s.annotated == 7 and "budget for requests reached: 7 requests spent" in s.stopped
+    assert store.spent()["calls"] == store.spent()["requests"] == 7 and s.stop_cause == "budget"
 
 
 def test_money_budget_reserves_upper_bound(tmp_path, sentiment_task_cfg):

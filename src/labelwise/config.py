@@ -93,8 +93,11 @@ class FewShotConfig(_Strict):
 
 class BudgetConfig(_Strict):
     money: float | None = Field(default=None, ge=0)
-    calls: int | None = Field(default=None, ge=0)
+    requests: int | None = Field(default=None, ge=0, description="paid HTTP requests (a score probe and k "
+                                 "sampled votes for one item are 1 + k)")
+    items: int | None = Field(default=None, ge=0, description="items that needed at least one paid call")
     tokens: int | None = Field(default=None, ge=0)
+    calls: int | None = Field(default=None, ge=0, description="the old name of requests")
 
 
 class LoopConfig(_Strict):

@@ -8,27 +8,39 @@ therefore skips annotated items and replays cached answers without paying for th
 Items whose answers are all cached are replayed first, ``REPLAY_CHUNK`` at a time: one cache
 lookup and one annotation transaction per chunk, nothing reserved or paid. Only the rest are
 sent, each through the budget.
+
+An item is done when an annotation exists under its *item key*: the SHA-256 of its record id
+and its calls' cache keys (which cover the record's text, the rendered prompt with its few-shot examples,
+and every annotator parameter), the template, the repeat and the calibration. Changing any of
+them asks again (replayed for free where the very same question was answered before); an
+edited record is a new item, never its old label.
+
+A reservation that does not fit waits while calls in flight settle (they usually cost less
+than their bound), and the run stops only when nothing is in flight and it still does not fit.
+An answer that arrives but cannot be read (``MalformedAnswer``) is that item's error, counted
+in the ledger at its reserved bound; the run goes on.
 """
 from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from .annotators.base import Annotator
+from .annotators.base import _RESERVE_MORE, Annotator
 from .cost.budget import Budget
 from .cost.prices import Price
-from .errors import AnnotatorError, BudgetExhausted, ItemError, ParseError
+from .errors import AnnotatorError, BudgetExhausted, ItemError, MalformedAnswer, ParseError
 from .store import Store
 from .store.cache import QueryKeys, identity_json
 from .tasks.base import Task, average_priors
-from .types import Query, Record, Response
+from .types import Query, Record, Response, Usage
 
 ExamplesFor = Callable[[Record], Sequence[Record]]
-Plan = tuple[Record, list[Query], list[str]]  # an item, its queries and their cache keys
+Plan = tuple[Record, list[Query], list[str], str]  # an item, its queries, their cache keys, its item key
 MAX_CONSECUTIVE_FAILURES = 10
 REPLAY_CHUNK = 1000  # items per cache lookup and per annotation transaction when replaying
 
@@ -47,6 +59,7 @@ class RunSummary:
     money: float = 0.0
     seconds: float = 0.0
     stopped: str | None = None
+    stop_cause: str | None = None  # "budget" or "backend" when the run stopped with items pending
     last_failure: str | None = None
     calibration: Mapping[str, Any] | None = None
 
@@ -57,6 +70,18 @@ class RunSummary:
 
 class _Stop(Exception):
     pass
+
+
+class _Unreadable(Exception):
+    """An answer was paid for but could not be read: the item's error (the message)."""
+
+
+def item_key(record_id: str, annotator_id: str, template_hash: str, repeat: int, calibration: str,
+             call_keys: Sequence[str]) -> str:
+    """What one annotation answers, as a full SHA-256 (see the module docstring). The record id
+    is part of it: a record that moved replays its answers into an annotation of its own."""
+    blob = "\x1f".join((record_id, annotator_id, template_hash, str(repeat), calibration, *call_keys))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -71,10 +96,12 @@ class AnnotationRun:
     examples_for: ExamplesFor | None = None
     calibration_examples: Sequence[Record] = ()
     repeat: int = 0
+    wait_for_lock: bool = False
     on_progress: Callable[[RunSummary], None] = lambda s: None
     summary: RunSummary = field(default_factory=RunSummary)
 
     def __post_init__(self) -> None:
+        self.budget = self.budget.on(self.store)  # its state lives where its calls are settled
         ident = dict(self.annotator.identity())
         if self.repeat:
             ident["repeat"] = self.repeat  # a repeat must ask again, not replay the first answer
@@ -85,11 +112,74 @@ class AnnotationRun:
         self._cached: dict[str, Response] = {}
         self._inflight: dict[str, asyncio.Future[Response]] = {}
         self._consecutive_failures = 0
+        self._held = 0  # budget reservations of calls in flight in this run
+        self._extending = 0  # ... of which waiting to hold more (they give nothing back while they wait)
+        self._settled: asyncio.Event | None = None  # set (and replaced) whenever one is given back
+        self._calibration = self._calibration_id()
+
+    def _calibration_id(self) -> str:
+        """Part of every item key: which content-free questions the prior comes from, if any."""
+        if not self.calibrate:
+            return ""
+        keys = [self._key(q) for qs in self.task.content_free_queries(self.calibration_examples) for q in qs]
+        return "calibrated:" + hashlib.sha256(",".join(keys).encode()).hexdigest()
+
+    def plan(self, records: Sequence[Record]) -> list[Plan]:
+        """Each record's queries, their cache keys and its item key (pure: nothing is asked)."""
+        task, key, examples_for, aid, th = self.task, self._key, self.examples_for, self._annotator_id, \
+            self.task.template_hash
+        plans: list[Plan] = []
+        for r in records:
+            queries = task.queries(r, examples_for(r) if examples_for else ())
+            keys = [key(q) for q in queries]
+            plans.append((r, queries, keys, item_key(r.id, aid, th, self.repeat, self._calibration, keys)))
+        return plans
 
     def _cost(self, r: Response) -> float:
         return self.price.cost(r.usage) if self.price else 0.0
 
     # -- one call -----------------------------------------------------------------------------
+    async def _reserve(self, money: float = 0.0, tokens: int = 0, requests: int = 0, items: int = 0) -> int:
+        """A budget reservation; waits while calls in flight may still give some back, and
+        stops the run (``_Stop``) once nothing is in flight and it still does not fit."""
+        while True:
+            if self.summary.stopped:
+                raise _Stop()
+            try:
+                return self.budget.reserve(money, tokens, requests, items)
+            except BudgetExhausted as e:
+                if self._held > 0:
+                    if self._settled is None:
+                        self._settled = asyncio.Event()
+                    await self._settled.wait()
+                    continue
+                if not self.summary.stopped:
+                    self.summary.stopped = self.budget.overspent() or str(e)
+                    self.summary.stop_cause = "budget"
+                raise _Stop() from None
+
+    async def _extend(self, reservation: int, money: float, tokens: int, requests: int) -> None:
+        """More for a call in flight; waits while *other* calls may give some back."""
+        while True:
+            try:
+                return self.budget.extend(reservation, money, tokens, requests)
+            except BudgetExhausted:
+                if self._held - self._extending <= 1:  # no other call can give anything back
+                    raise
+                if self._settled is None:
+                    self._settled = asyncio.Event()
+                self._extending += 1
+                try:
+                    await self._settled.wait()
+                finally:
+                    self._extending -= 1
+
+    def _given_back(self) -> None:
+        self._held -= 1
+        if self._settled is not None:
+            self._settled.set()
+            self._settled = None
+
     async def _ask(self, key: str, query: Query, sem: asyncio.Semaphore) -> Response:
         if key in self._cached:
             return self._cached[key]
@@ -99,26 +189,58 @@ class AnnotationRun:
         self._inflight[key] = fut
         try:
             async with sem:
-                if self.summary.stopped:
-                    raise _Stop()
                 bound = self.annotator.max_usage(query)
                 max_money = self.price.cost(bound) if self.price else 0.0
+                max_requests = getattr(self.annotator, "max_requests", lambda q: 1)(query)
+                reservation = await self._reserve(max_money, bound.total_tokens, max_requests)
+                self._held += 1
+                held = [max_money, bound.prompt_tokens, bound.completion_tokens, max_requests]  # grows with more
+
+                async def more(usage: Usage, requests: int) -> None:
+                    money = self.price.cost(usage) if self.price else 0.0
+                    await self._extend(reservation, money, usage.total_tokens, requests)
+                    held[0] += money
+                    held[1] += usage.prompt_tokens
+                    held[2] += usage.completion_tokens
+                    held[3] += requests
+
+                token = _RESERVE_MORE.set(more)
                 try:
-                    reservation = self.budget.reserve(max_money, bound.total_tokens)
-                except BudgetExhausted as e:
-                    self.summary.stopped = str(e)
-                    raise _Stop() from None
-                try:
-                    resp = await self.annotator.answer(query)
-                except BaseException as e:
-                    self.budget.release(reservation)
-                    if isinstance(e, AnnotatorError):
+                    try:
+                        resp = await self.annotator.answer(query)
+                    except BudgetExhausted as e:  # more was needed than fits: what was sent is counted at its bound
+                        self.store.record_failed_call(key, query.as_json(), self._annotator_id, str(e), None,
+                                                      held[1], held[2], held[0], held[3], reservation)
+                        self.summary.calls += 1
+                        self.summary.money += held[0]
+                        if not self.summary.stopped:
+                            self.summary.stopped, self.summary.stop_cause = str(e), "budget"
+                        raise _Stop() from None
+                    except AnnotatorError as e:
+                        if isinstance(e, MalformedAnswer):
+                            raise
+                        self.budget.release(reservation)
                         self._note_failure(e)
-                    raise
+                        raise
+                    except Exception as e:  # answered or not, we cannot tell: counted as paid, at its bound
+                        raise MalformedAnswer(f"the backend failed reading the answer ({type(e).__name__}: {e})",
+                                              raw=None) from e
+                    except BaseException:
+                        self.budget.release(reservation)
+                        raise
+                except MalformedAnswer as e:
+                    self.store.record_failed_call(key, query.as_json(), self._annotator_id, str(e), e.raw,
+                                                  held[1], held[2], held[0], held[3], reservation)
+                    self.summary.calls += 1
+                    self.summary.money += held[0]
+                    raise _Unreadable(f"MalformedAnswer: {e}") from None
+                finally:
+                    _RESERVE_MORE.reset(token)
+                    self._given_back()
                 self._consecutive_failures = 0
                 cost = self._cost(resp)
-                self.store.record_call(key, self._identity, query.as_json(), resp, self._annotator_id, cost)
-                self.budget.settle(reservation, cost, resp.usage.total_tokens)
+                self.store.record_call(key, self._identity, query.as_json(), resp, self._annotator_id, cost,
+                                       reservation)
                 self.summary.calls += 1
                 self.summary.money += cost
                 self.summary.prompt_tokens += resp.usage.prompt_tokens
@@ -139,9 +261,10 @@ class AnnotationRun:
         self._consecutive_failures += 1
         if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES and not self.summary.stopped:
             self.summary.stopped = f"{MAX_CONSECUTIVE_FAILURES} calls failed in a row; last: {e}"
+            self.summary.stop_cause = "backend"
 
     # -- one item -----------------------------------------------------------------------------
-    def _annotation(self, record: Record, keys: list[str], responses: list[Response],
+    def _annotation(self, record: Record, keys: list[str], ikey: str, responses: list[Response],
                     prior: list[Mapping[str, float]] | None, error: str | None = None) -> tuple[Any, ...]:
         """One item's annotation as the value tuple ``Store.add_annotation_values`` takes (the
         fields of ``Annotation``, in order): this runs per item on the replay hot path."""
@@ -164,27 +287,46 @@ class AnnotationRun:
             cost += price.cost(usage) if price else 0.0
             latency += r.latency_s
         return (record.id, self._annotator_id, self.task.template_hash, label, dist, error,
-                tuple(keys) if responses else (), prompt_tokens, completion_tokens, cost, latency, self.repeat)
+                tuple(keys) if responses or error else (), prompt_tokens, completion_tokens, cost, latency,
+                self.repeat, ikey)
 
-    async def _item(self, record: Record, queries: list[Query], keys: list[str], sem: asyncio.Semaphore,
-                    prior: list[Mapping[str, float]] | None) -> None:
+    async def _item(self, plan: Plan, sem: asyncio.Semaphore, prior: list[Mapping[str, float]] | None) -> None:
+        record, queries, keys, ikey = plan
+        item_res = None
         try:
+            if self.budget.limit.get("items") is not None and any(k not in self._cached for k in keys):
+                item_res = await self._reserve(items=1)  # an item bought: its first paid call reserves it
+                self._held += 1
             if len(queries) == 1:  # the common case: no extra task per item
                 responses = [await self._ask(keys[0], queries[0], sem)]
             else:
                 responses = list(await asyncio.gather(*[self._ask(k, q, sem) for k, q in zip(keys, queries)]))
-            ann = self._annotation(record, keys, responses, prior)
+            ann = self._annotation(record, keys, ikey, responses, prior)
         except ItemError as e:
-            ann = self._annotation(record, keys, [], prior, error=f"ItemError: {e}")
+            ann = self._annotation(record, keys, ikey, [], prior, error=f"ItemError: {e}")
+        except _Unreadable as e:
+            ann = self._annotation(record, keys, ikey, [], prior, error=str(e))
         except _Stop:
+            self._release_item(item_res)
             return
         except AnnotatorError:  # left pending: a rerun tries again
+            self._release_item(item_res)
             self.summary.failed += 1
             self.on_progress(self.summary)
             return
-        self.store.add_annotation_values([ann])
+        except BaseException:
+            self._release_item(item_res)
+            raise
+        self.store.add_annotation_values([ann], settle_items=() if item_res is None else (item_res,))
+        if item_res is not None:
+            self._given_back()
         self.summary.annotated += 1
         self.on_progress(self.summary)
+
+    def _release_item(self, reservation: int | None) -> None:
+        if reservation is not None:
+            self.budget.release(reservation)
+            self._given_back()
 
     async def _prior(self, sem: asyncio.Semaphore) -> list[Mapping[str, float]] | None:
         per_input = self.task.content_free_queries(self.calibration_examples)
@@ -192,8 +334,13 @@ class AnnotationRun:
         # answered by an earlier run: replayed from the cache like any other answer, not paid again
         self._cached.update(self.store.cache_get_many([k for keys in keys_per_input for k in keys]))
         answers = []
-        for queries, keys in zip(per_input, keys_per_input):
-            answers.append(await asyncio.gather(*[self._ask(k, q, sem) for k, q in zip(keys, queries)]))
+        try:
+            for queries, keys in zip(per_input, keys_per_input):
+                answers.append(await asyncio.gather(*[self._ask(k, q, sem) for k, q in zip(keys, queries)]))
+        except _Unreadable as e:
+            self.summary.stopped = f"the calibration answers could not be read: {e}"
+            self.summary.stop_cause = "backend"
+            raise _Stop() from None
         if any(r.choice_logprobs is None for rs in answers for r in rs):
             self.summary.calibration = {"applied": False, "why": "the backend gives no log-probabilities"}
             return None
@@ -202,21 +349,17 @@ class AnnotationRun:
         return prior
 
     # -- the run ------------------------------------------------------------------------------
-    def _replay(self, chunk: Sequence[Record], prior: list[Mapping[str, float]] | None) -> list[Plan]:
-        """Annotate the items of ``chunk`` whose answers are all in the cache, with one cache
-        lookup and one transaction; return the plans of the other items, which need calls.
+    def _replay(self, plans: Sequence[Plan], prior: list[Mapping[str, float]] | None) -> list[Plan]:
+        """Annotate the items of ``plans`` whose answers are all in the cache, with one cache
+        lookup and one transaction; return the other plans, which need calls.
 
         Replay pays nothing and writes only annotations, so a kill loses at most this chunk's
         (free) work; nothing it writes can be paid for twice."""
-        task, key, examples_for, cached = self.task, self._key, self.examples_for, self._cached
-        plans: list[Plan] = []
-        for r in chunk:
-            queries = task.queries(r, examples_for(r) if examples_for else ())
-            plans.append((r, queries, [key(q) for q in queries]))
-        found = self.store.cache_get_many([k for _, _, keys in plans for k in keys if k not in cached])
+        cached = self._cached
+        found = self.store.cache_get_many([k for _, _, keys, _ in plans for k in keys if k not in cached])
         anns, to_ask, replayed = [], [], 0
         for plan in plans:
-            r, _, keys = plan
+            r, _, keys, ikey = plan
             responses = []
             for k in keys:
                 resp = found.get(k)
@@ -226,7 +369,7 @@ class AnnotationRun:
                         break
                 responses.append(resp)
             else:
-                anns.append(self._annotation(r, keys, responses, prior))
+                anns.append(self._annotation(r, keys, ikey, responses, prior))
                 replayed += len(keys)
                 continue
             cached.update((k, found[k]) for k in keys if k in found)  # what it has, _ask replays
@@ -237,12 +380,35 @@ class AnnotationRun:
             self.summary.from_cache += replayed
         return to_ask
 
-    async def run(self, records: Sequence[Record]) -> RunSummary:
+    def pending(self, records: Sequence[Record]) -> tuple[list[Plan], dict[str, Any]]:
+        """The plans of the records not yet annotated as asked now, and the current annotation
+        (by record id) of the others."""
+        plans = self.plan(records)
+        done = self.store.annotations_by_item_key([p[3] for p in plans])
+        current = {p[0].id: done[p[3]] for p in plans if p[3] in done}
+        return [p for p in plans if p[3] not in done], current
+
+    async def run(self, records: Sequence[Record], limit: int | None = None) -> RunSummary:
+        """Annotate the records that are not done (at most ``limit`` of them)."""
         t0 = time.perf_counter()
         s = self.summary
         s.total = len(records)
-        done = self.store.annotated_ids(self._annotator_id, self.task.template_hash, self.repeat)
-        pending = [r for r in records if r.id not in done]
+        try:
+            with self.store.lock("annotate", wait=self.wait_for_lock):
+                await self._run(records, limit)
+        finally:
+            s.seconds = time.perf_counter() - t0
+        return s
+
+    async def _run(self, records: Sequence[Record], limit: int | None) -> None:
+        s = self.summary
+        pending: list[Plan] = []
+        for i in range(0, len(records), REPLAY_CHUNK):
+            todo, _ = self.pending(records[i:i + REPLAY_CHUNK])
+            pending += todo
+        if limit is not None:
+            s.total = len(records) - len(pending) + min(limit, len(pending))
+            pending = pending[:limit]
         s.already_done = s.total - len(pending)
         sem = asyncio.Semaphore(self.concurrency)
         try:
@@ -255,12 +421,9 @@ class AnnotationRun:
                 self.on_progress(s)
             if not pending:
                 self.on_progress(s)
-            await asyncio.gather(*[self._item(r, qs, keys, sem, prior) for r, qs, keys in to_ask])
+            await asyncio.gather(*[self._item(plan, sem, prior) for plan in to_ask])
         except _Stop:
             pass
-        finally:
-            s.seconds = time.perf_counter() - t0
-        return s
 
 
 @contextmanager

@@ -40,6 +40,10 @@ class ParseError(LabelwiseError):
 class BudgetExhausted(LabelwiseError):
     """The next call would exceed the budget; nothing was sent."""
 
+    def __init__(self, message: str, **over: object) -> None:
+        super().__init__(message)
+        self.over = over
+
 
 class AnnotatorError(LabelwiseError):
     """A backend failed after its retries (server down, bad credentials, ...)."""
@@ -56,3 +60,17 @@ class IntegrityError(LabelwiseError):
 class ItemError(LabelwiseError):
     """One item cannot be answered as asked (e.g. its prompt does not fit the context).
     Stored as an annotation with this error, like a ParseError; the run goes on."""
+
+
+class MalformedAnswer(AnnotatorError):
+    """A backend was answered (and so paid) but the body cannot be read: a wrong shape, a
+    non-finite score, usage that is negative, huge or not a number. The call is that item's
+    error, with the raw body kept; the engine counts it in the ledger at its reserved bound."""
+
+    def __init__(self, message: str, *, raw: object = None) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+class ProjectLocked(LabelwiseError):
+    """Another process holds the project's lock (annotating, looping); nothing was sent."""

@@ -4,25 +4,18 @@ from __future__ import annotations
 from typing import Any
 
 from .project import Project
-from .store import cache_key
 from .types import Usage
-
-# Measured seconds per item on 2 CPU cores (../shared/MODELS.md, SST-2, shared prefix cached).
-MEASURED_S_PER_ITEM = {"qwen2.5-coder-1.5b-instruct": 0.49, "qwen2.5-coder-0.5b-instruct": 0.20,
-                       "gemma-3-270m": 0.06, "smollm2-135m-instruct": 0.18}
 
 
 def estimate(project: Project) -> dict[str, Any]:
     task, ann, store = project.task, project.annotator, project.store
     records = project.load_records()
-    done = store.annotated_ids(ann.id, task.template_hash)
-    pending = [r for r in records if r.id not in done]
-    fs = project.few_shot()
-    ident = ann.identity()
+    plans, _ = project.annotation_run().pending(records)
+    pending = [p[0] for p in plans]
     keys, bound_prompt, bound_completion, approx_prompt = [], 0, 0, 0
-    for r in pending:
-        for q in task.queries(r, fs.for_record(r) if fs else ()):
-            keys.append(cache_key(ident, q))
+    for _, queries, qkeys, _ in plans:
+        keys += qkeys
+        for q in queries:
             bound = ann.max_usage(q)
             bound_prompt += bound.prompt_tokens
             bound_completion += bound.completion_tokens
@@ -34,7 +27,7 @@ def estimate(project: Project) -> dict[str, Any]:
     money_bound = price.cost(Usage(bound_prompt, bound_completion)) * share_new if price else None
     money_approx = price.cost(Usage(approx_prompt, bound_completion)) * share_new if price else None
     past = store.db.execute("SELECT AVG(latency_s), COUNT(*) FROM ledger WHERE annotator_id=?", (ann.id,)).fetchone()
-    per_call = past[0] if past[1] else MEASURED_S_PER_ITEM.get(project.config.annotator.model)
+    per_call = past[0] if past[1] else None  # measured on this project's own calls, never assumed
     queries_per_item = len(keys) / len(pending) if pending else 1
     # an in-process model answers one call at a time; a server takes `concurrency` at once
     parallel = project.config.annotator.concurrency if ann.backend == "openai" else 1
@@ -46,6 +39,7 @@ def estimate(project: Project) -> dict[str, Any]:
         "prompt_tokens_upper_bound": int(bound_prompt * share_new),
         "completion_tokens_upper_bound": int(bound_completion * share_new),
         "money_approx": money_approx, "money_upper_bound": money_bound,
-        "seconds_approx": seconds, "seconds_basis": "your past calls" if past[1] else "measured on 2 CPU cores",
+        "seconds_approx": seconds, "seconds_basis": f"your past {past[1]} call(s)" if past[1] else
+        "no calls measured yet: `labelwise annotate --limit 10` measures them",
         "budget_remaining": project.budget().remaining(),
     }

@@ -62,8 +62,7 @@ async def _ask_all(project: Project, annotator: Annotator, probes: list[dict[str
                 budget.release(res)
                 return {"error": f"{type(e).__name__}: {e}"}
             cost = price.cost(resp.usage) if price else 0.0
-            store.record_call(key, dict(ident), query.as_json(), resp, annotator.id, cost)
-            budget.settle(res, cost, resp.usage.total_tokens)
+            store.record_call(key, dict(ident), query.as_json(), resp, annotator.id, cost, reservation=res)
             return {"response": resp, "from_cache": False, "cost": cost}
 
     try:

@@ -18,7 +18,7 @@ from .errors import ConfigError
 from .fewshot import FewShot
 from .store import Store
 from .tasks.base import Task, make_task
-from .types import Record
+from .types import Annotation, Record
 
 
 @dataclass
@@ -67,10 +67,10 @@ class Project:
         return price
 
     def budget(self) -> Budget:
-        spent = self.store.spent()
+        """The project's budget; its state (spent, reserved) lives in the project database."""
         b = self.config.budget
-        return Budget(money=b.money, calls=b.calls, tokens=b.tokens, spent_money=spent["money"],
-                      spent_calls=int(spent["calls"]), spent_tokens=int(spent["tokens"]))
+        return Budget(money=b.money, requests=b.requests if b.requests is not None else b.calls, tokens=b.tokens,
+                      items=b.items, store=self.store)
 
     def few_shot(self) -> FewShot | None:
         fs = self.config.few_shot
@@ -86,20 +86,39 @@ class Project:
         return FewShot(fs.mode, pool, self.task.input_fields, k=fs.k, balanced=fs.balanced, seed=fs.seed,
                        store=self.store, label_key=getattr(self.task, "example_key", None))
 
-    def run(self, records: list[Record] | None = None, on_progress: Callable[[RunSummary], None] = lambda s: None,
-            repeat: int = 0) -> RunSummary:
-        records = self.load_records() if records is None else records
+    def annotation_run(self, repeat: int = 0, on_progress: Callable[[RunSummary], None] = lambda s: None,
+                       wait_for_lock: bool = False) -> AnnotationRun:
+        """The engine as this project's config sets it up (builds nothing that asks a model)."""
         fs = self.few_shot()
-        run = AnnotationRun(task=self.task, annotator=self.annotator, store=self.store, budget=self.budget(),
-                            price=self.price(), concurrency=self.config.annotator.concurrency,
-                            calibrate=self.config.annotator.calibrate,
-                            examples_for=fs.for_record if fs else None,
-                            calibration_examples=fs.fixed() if fs else (), repeat=repeat, on_progress=on_progress)
+        return AnnotationRun(task=self.task, annotator=self.annotator, store=self.store, budget=self.budget(),
+                             price=self.price(), concurrency=self.config.annotator.concurrency,
+                             calibrate=self.config.annotator.calibrate,
+                             examples_for=fs.for_record if fs else None,
+                             calibration_examples=fs.fixed() if fs else (), repeat=repeat, on_progress=on_progress,
+                             wait_for_lock=wait_for_lock)
 
-        async def go() -> RunSummary:
-            try:
-                return await run.run(records)
-            finally:
-                await self.annotator.aclose()
+    def current_annotations(self, records: list[Record] | None = None, repeat: int = 0) -> dict[str, Annotation]:
+        """The annotation of each record as the project asks now (its text, prompt, examples and
+        annotator settings), by record id; records of the current data file by default. Older
+        annotations stay in the store (``store.annotations()``)."""
+        records = self.read_data() if records is None else records
+        run = self.annotation_run(repeat=repeat)
+        current: dict[str, Annotation] = {}
+        for i in range(0, len(records), 1000):
+            current.update(run.pending(records[i:i + 1000])[1])
+        return current
 
-        return asyncio.run(go())
+    def run(self, records: list[Record] | None = None, on_progress: Callable[[RunSummary], None] = lambda s: None,
+            repeat: int = 0, limit: int | None = None, wait_for_lock: bool = False) -> RunSummary:
+        """Annotate what is pending (at most ``limit`` items); see ``AnnotationRun``."""
+        with self.store.lock("annotate", wait=wait_for_lock):
+            records = self.load_records() if records is None else records
+            run = self.annotation_run(repeat=repeat, on_progress=on_progress)
+
+            async def go() -> RunSummary:
+                try:
+                    return await run.run(records, limit=limit)
+                finally:
+                    await self.annotator.aclose()
+
+            return asyncio.run(go())

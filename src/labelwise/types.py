@@ -77,6 +77,7 @@ class Response:
     latency_s: float = 0.0
     raw: Mapping[str, Any] | None = None
     token_logprobs: tuple[tuple[str, float], ...] = ()
+    requests: int = 1  # paid requests behind this answer (a score probe plus k sampled votes = 1 + k)
 
     def as_json(self, raw: bool = True) -> dict[str, Any]:
         out = {
@@ -89,6 +90,8 @@ class Response:
         }
         if self.token_logprobs:  # only when present, so stored responses without them read the same
             out["token_logprobs"] = [[p, lp] for p, lp in self.token_logprobs]
+        if self.requests != 1:
+            out["requests"] = self.requests
         if raw:
             out["raw"] = self.raw
         return out
@@ -104,6 +107,7 @@ class Response:
             latency_s=float(d.get("latency_s", 0.0)),
             raw=d.get("raw"),
             token_logprobs=tuple((str(p), float(lp)) for p, lp in d.get("token_logprobs") or ()),
+            requests=int(d.get("requests", 1)),
         )
 
 
@@ -133,3 +137,7 @@ class Annotation:
     cost: float
     latency_s: float
     repeat: int = 0
+    # what the annotation answers: the full SHA-256 of its calls' cache keys (so of the record's
+    # content, the prompt, the few-shot examples and every annotator parameter), the template
+    # and the calibration (``engine.item_key``); None for annotations from before it existed
+    item_key: str | None = None

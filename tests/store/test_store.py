@@ -6,10 +6,10 @@ from labelwise.store.database import ANNOTATION_FIELDS
 from labelwise.types import Annotation, Message, Query, Record, Response, Usage
 
 
-def ann(rid, label="positive", repeat=0):
+def ann(rid, label="positive", repeat=0, item_key=None):
     return Annotation(record_id=rid, annotator_id="fake/x", template_hash="h", label=label, distribution={label: 1.0},
                       error=None, call_keys=(), prompt_tokens=1, completion_tokens=1, cost=0.0,
-                      latency_s=0.0, repeat=repeat)
+                      latency_s=0.0, repeat=repeat, item_key=item_key or f"{rid}/{repeat}")
 
 
 def test_wal_mode_and_records_round_trip(tmp_path):
@@ -21,13 +21,39 @@ def test_wal_mode_and_records_round_trip(tmp_path):
     assert [r.id for r in recs] == ["a", "b"] and recs[0].gold == ("l1", "l2") and recs[0].domain == "d"
 
 
-def test_one_annotation_per_record_and_repeat(tmp_path):
+def test_one_annotation_per_item_key(tmp_path):
     s = Store(tmp_path / "p.db")
     assert s.add_annotations([ann("a"), ann("b")]) == 2
-    assert s.add_annotations([ann("a", label="negative")]) == 0  # the first one is kept
+    assert s.add_annotations([ann("a", label="negative")]) == 0  # the same item key: the first one is kept
     s.add_annotations([ann("a", repeat=1)])
     assert [a.label for a in s.annotations()] == ["positive", "positive"]
     assert s.annotated_ids("fake/x", "h") == {"a", "b"} and s.annotated_ids("fake/x", "h", 1) == {"a"}
+    # the same record asked another way (edited text, other examples...) is another item
+    assert s.add_annotations([ann("a", label="negative", item_key="a/edited")]) == 1
+    found = s.annotations_by_item_key(["a/0", "a/edited", "nope"])
+    assert {k: a.label for k, a in found.items()} == {"a/0": "positive", "a/edited": "negative"}
+
+
+def test_a_database_of_the_previous_schema_is_migrated_keeping_every_row(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE annotations (id INTEGER PRIMARY KEY, record_id TEXT NOT NULL, annotator_id TEXT NOT NULL, "
+        "template_hash TEXT NOT NULL, repeat INTEGER NOT NULL DEFAULT 0, label TEXT, distribution TEXT, error TEXT, "
+        "call_keys TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost REAL NOT "
+        "NULL, latency_s REAL NOT NULL, created_at REAL NOT NULL, UNIQUE (record_id, annotator_id, template_hash, repeat));"
+        "CREATE TABLE ledger (id INTEGER PRIMARY KEY, ts REAL NOT NULL, annotator_id TEXT NOT NULL, cache_key TEXT "
+        "NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost REAL NOT NULL, "
+        "latency_s REAL NOT NULL);"
+        "INSERT INTO annotations VALUES (1,'a','fake/x','h',0,'\"positive\"','null',NULL,'k1',10,2,0.5,0.1,0);"
+        "INSERT INTO ledger VALUES (1,0,'fake/x','k1',10,2,0.5,0.1);")
+    db.commit()
+    db.close()
+    s = Store(path)
+    (a,) = s.annotations()
+    assert a.label == "positive" and a.call_keys == ("k1",) and a.item_key is None
+    assert s.spent() == {"calls": 1, "requests": 1, "items": 1, "tokens": 12, "money": 0.5, "seconds": 0.1}
+    assert s.add_annotations([ann("a", label="negative", item_key="new")]) == 1  # no old unique constraint left
 
 
 def test_cache_key_is_full_sha256_of_everything():
@@ -44,7 +70,7 @@ def test_call_is_cached_and_ledgered_in_one_transaction(tmp_path):
     r = Response(text="a", usage=Usage(10, 2), latency_s=0.5)
     s.record_call("k1", {"m": 1}, {"q": 1}, r, "fake/x", 0.25)
     assert s.cache_get_many(["k1", "k2"])["k1"].usage == Usage(10, 2)
-    assert s.spent() == {"calls": 1, "tokens": 12, "money": 0.25, "seconds": 0.5}
+    assert s.spent() == {"calls": 1, "requests": 1, "items": 0, "tokens": 12, "money": 0.25, "seconds": 0.5}
     # visible to a second connection (another process) at once
     other = sqlite3.connect(tmp_path / "p.db")
     assert other.execute("SELECT COUNT(*) FROM ledger").fetchone()[0] == 1

@@ -5,7 +5,8 @@ Nothing outside ``annotators/`` knows which backend it talks to: the engine buil
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+import contextvars
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from ..registry import Registry
 from ..types import Query, Response, Usage
@@ -41,6 +42,21 @@ def default_max_usage(query: Query, samples: int = 1, choice_scoring: bool = Fal
         completion = sum(len(c.encode("utf-8")) + 1 for c in query.choices)
         return Usage(prompt_bytes_bound(query) * (1 if samples == 1 else samples), completion)
     return Usage(prompt_bytes_bound(query) * samples, query.max_tokens * samples)
+
+
+# Set by the engine around each ``answer``: reserves more of the budget for that same call.
+_RESERVE_MORE: contextvars.ContextVar[Callable[[Usage, int], Awaitable[None]] | None] = \
+    contextvars.ContextVar("labelwise_reserve_more", default=None)
+
+
+async def reserve_more(usage: Usage, requests: int) -> None:
+    """Call before an answer sends paid requests beyond what ``max_usage`` / ``max_requests``
+    bounded (e.g. sampled votes after a log-probability probe found none). Raises
+    ``BudgetExhausted`` when they would not fit; outside the engine it does nothing. So a
+    reservation bounds what is really sent, not every path an answer might take."""
+    fn = _RESERVE_MORE.get()
+    if fn is not None:
+        await fn(usage, requests)
 
 
 ANNOTATORS = Registry("annotator backend", field="annotator.backend")

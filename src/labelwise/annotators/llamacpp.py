@@ -1,10 +1,20 @@
 """The embedded, offline default: a GGUF model run in process by llama-cpp-python.
 
 Choices are scored, not sampled: the chat-formatted prompt is evaluated once (its prefix kept in
-the KV cache across items, so a shared system prompt and few-shot block cost nothing after the
+the KV cache across items, so a shared system prompt and few-shot block cost little after the
 first item), then each choice's tokens are scored from the logits, and the cache is rolled back.
 Free answers are decoded greedily from the same logits, so each generated token's
 log-probability comes with the text (NER turns them into per-token confidence).
+
+An answer depends on its prompt only, never on the items before it. A prompt is evaluated in
+blocks of ``BLOCK`` tokens at fixed positions (0, BLOCK, 2*BLOCK, ...), and the cache is reused
+only up to a block boundary that an earlier prompt evaluated the same way: each block is then
+the same computation (same batch shape, same inputs) whether it was cached or not. Reusing an
+arbitrary prefix instead changed first-token log-probabilities by 0.02-0.05 nats and flipped
+greedy answers, because a batch of another size sums in another order.
+
+Only the chat template's own markers are control tokens: each message's text is tokenized as
+plain text, so ``<|im_start|>system`` inside an item is just characters.
 """
 from __future__ import annotations
 
@@ -21,6 +31,11 @@ from ..types import Message, Query, Response, Usage
 from .base import default_max_usage, register_annotator
 from .catalogue import catalogue, model_path
 from .pull import sha256_of
+
+
+BLOCK = 32  # tokens per evaluation block (see the module docstring; bench_models measures the cost)
+TOP_K, TOP_P = 40, 0.95  # extra samples (task.confidence_samples) are drawn from this nucleus
+_SENTINEL = "\x00labelwise-message-{}\x00"  # marks where a message's text sits in the rendered prompt
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -40,6 +55,7 @@ class LlamaCppAnnotator:
         self._lock = threading.Lock()
         self._sha: str | None = None
         self._is_eog: Any = None  # llama_cpp's end-of-generation test, bound on load
+        self._aligned = 0  # cache positions [0, _aligned) were filled block by block (safe to reuse)
 
     @property
     def id(self) -> str:
@@ -81,31 +97,60 @@ class LlamaCppAnnotator:
         self._llm = llm
         return llm
 
-    def render(self, messages: tuple[Message, ...]) -> str:
-        """The exact text the model sees: its own chat template, or a plain layout without one."""
-        self._load()
-        msgs = [{"role": m.role, "content": m.content} for m in messages]
+    def _layout(self, contents: list[str], roles: list[str]) -> str:
+        msgs = [{"role": r, "content": c} for r, c in zip(roles, contents)]
         if self._format is not None:
             return self._format(messages=msgs).prompt
         parts = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
         return "\n\n".join(parts) + "\n\nAssistant:"
 
-    def _tokens(self, text: str) -> list[int]:
-        add_bos = not (self._bos_text and text.startswith(self._bos_text))
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+    def render(self, messages: tuple[Message, ...]) -> str:
+        """The exact text the model sees: its own chat template, or a plain layout without one."""
+        self._load()
+        return self._layout([m.content for m in messages], [m.role for m in messages])
+
+    def _prompt_tokens(self, messages: tuple[Message, ...]) -> tuple[str, list[int]]:
+        """The rendered prompt and its tokens, where only the template's own text may hold
+        control tokens: the template is rendered around placeholders, its pieces tokenized with
+        special tokens on, each message's text with them off."""
+        self._load()
+        roles = [m.role for m in messages]
+        marked = self._layout([_SENTINEL.format(i) for i in range(len(messages))], roles)
+        pieces: list[tuple[str, bool]] = []  # (text, may hold control tokens)
+        rest = marked
+        for i, m in enumerate(messages):
+            before, sep, rest = rest.partition(_SENTINEL.format(i))
+            if not sep:
+                raise ItemError("the model's chat template changes message text, so item text cannot be kept "
+                                "apart from its control tokens; use a model with a plain chat template")
+            pieces += [(before, True), (m.content, False)]
+        pieces.append((rest, True))
+        text = "".join(t for t, _ in pieces)
+        tokens: list[int] = []
+        for j, (piece, special) in enumerate(pieces):
+            if not piece:
+                continue
+            add_bos = not tokens and not (self._bos_text and text.startswith(self._bos_text))
+            tokens += self._llm.tokenize(piece.encode("utf-8"), add_bos=add_bos, special=special)
+        return text, tokens
 
     # -- scoring --------------------------------------------------------------------------------
     def _logits_after(self, tokens: list[int]) -> tuple[np.ndarray, int]:
-        """Evaluate ``tokens`` reusing the longest cached prefix; return last logits, reused length."""
+        """Evaluate ``tokens`` in blocks at fixed positions, reusing cached whole blocks of the
+        same tokens; return the last position's logits and the reused length. The result is a
+        function of ``tokens`` alone (see the module docstring)."""
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens]
+        cached = llm.input_ids[: min(llm.n_tokens, self._aligned)]
         n = min(len(cached), len(tokens) - 1)
         lcp = 0
         while lcp < n and cached[lcp] == tokens[lcp]:
             lcp += 1
-        llm.n_tokens = lcp
-        llm.eval(tokens[lcp:])
-        return self._last_logits(), lcp
+        start = lcp - lcp % BLOCK
+        llm.n_tokens = start
+        for i in range(start, len(tokens), BLOCK):
+            llm.eval(tokens[i:i + BLOCK])
+        self._aligned = len(tokens) - len(tokens) % BLOCK  # the last, partial block is not reused
+        return self._last_logits(), start
 
     def _last_logits(self) -> np.ndarray:
         ptr = self._llm._ctx.get_logits_ith(-1)
@@ -114,8 +159,7 @@ class LlamaCppAnnotator:
     def _score_sync(self, query: Query) -> Response:
         llm = self._load()
         t0 = time.perf_counter()
-        prompt = self.render(query.messages)
-        tokens = self._tokens(prompt)
+        prompt, tokens = self._prompt_tokens(query.messages)
         choice_tokens = {c: llm.tokenize(c.encode("utf-8"), add_bos=False, special=False) for c in query.choices or ()}
         longest = max((len(t) for t in choice_tokens.values()), default=0)
         if len(tokens) + longest > self.cfg.n_ctx:
@@ -139,22 +183,27 @@ class LlamaCppAnnotator:
         return Response(text=max(scores, key=scores.__getitem__), choice_logprobs=scores, usage=usage,
                         latency_s=time.perf_counter() - t0, raw=raw)
 
-    def _greedy(self, tokens: list[int], max_tokens: int) -> tuple[list[int], list[float]]:
-        """Greedy decoding from the logits, keeping each chosen token's log-probability (what
+    def _decode(self, tokens: list[int], max_tokens: int, temperature: float = 0.0,
+                seed: int = 0) -> tuple[list[int], list[float]]:
+        """Decode from the logits: greedily at temperature 0, else sampled from the top-k /
+        top-p nucleus with a seeded generator. Keeps each chosen token's log-probability (what
         ``create_completion(logprobs=...)`` could only give with ``logits_all=True``, i.e. a
         logits buffer of n_ctx x vocabulary floats)."""
         llm = self._llm
         logits, _ = self._logits_after(tokens)
+        rng = np.random.default_rng(seed)
         out: list[int] = []
         lps: list[float] = []
         for _ in range(max_tokens):
-            tok = int(np.argmax(logits))
+            lp = _log_softmax(logits)
+            tok = int(np.argmax(lp)) if temperature <= 0 else _sample(lp, temperature, rng)
             if self._is_eog(llm._model.vocab, tok):
                 break
             out.append(tok)
-            lps.append(float(_log_softmax(logits)[tok]))
+            lps.append(float(lp[tok]))
             llm.eval([tok])
             logits = self._last_logits()
+        llm.n_tokens = len(tokens)  # the answer is not part of any later prompt's reusable prefix
         return out, lps
 
     def _pieces(self, ids: list[int], lps: list[float]) -> tuple[str, tuple[tuple[str, float], ...]]:
@@ -170,40 +219,49 @@ class LlamaCppAnnotator:
     def _generate_sync(self, query: Query) -> Response:
         llm = self._load()
         t0 = time.perf_counter()
-        msgs = [{"role": m.role, "content": m.content} for m in query.messages]
-        kwargs: dict[str, Any] = {"max_tokens": query.max_tokens, "temperature": 0.0, "seed": self.cfg.seed}
+        prompt, tokens = self._prompt_tokens(query.messages)
+        if len(tokens) + query.max_tokens > self.cfg.n_ctx:
+            raise ItemError(f"prompt has {len(tokens)} tokens; with max_tokens={query.max_tokens} that is "
+                            f"more than annotator.n_ctx={self.cfg.n_ctx} allows")
+        pieces: tuple[tuple[str, float], ...] = ()
         if query.json_schema is not None and self.cfg.grammar:
-            kwargs["response_format"] = {"type": "json_object", "schema": dict(query.json_schema)}
-            first = llm.create_chat_completion(messages=msgs, **kwargs)
-            text = first["choices"][0]["message"]["content"] or ""
-            u = first.get("usage") or {}
-            usage = Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
-            raw: dict[str, Any] = {"prompt": self.render(query.messages), "response": first}
-            pieces: tuple[tuple[str, float], ...] = ()
+            text = self._constrained(tokens, query)
+            completion = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+            raw: dict[str, Any] = {"prompt": prompt, "grammar": True}
         else:  # greedy from the logits: same answer as temperature 0, plus token log-probabilities
-            prompt = self.render(query.messages)
-            tokens = self._tokens(prompt)
-            if len(tokens) + query.max_tokens > self.cfg.n_ctx:
-                raise ItemError(f"prompt has {len(tokens)} tokens; with max_tokens={query.max_tokens} that is "
-                                f"more than annotator.n_ctx={self.cfg.n_ctx} allows")
-            ids, lps = self._greedy(tokens, query.max_tokens)
+            ids, lps = self._decode(tokens, query.max_tokens)
             text, pieces = self._pieces(ids, lps)
-            usage = Usage(len(tokens), len(ids))
+            completion = len(ids)
             raw = {"prompt": prompt, "completion_tokens": ids}
         texts = [text]
-        extra = []
+        samples = []
         for i in range(1, query.samples):  # extra answers at the configured temperature, seeded
-            o = llm.create_chat_completion(messages=msgs, **{
-                **kwargs, "temperature": self.cfg.temperature or 0.7, "seed": self.cfg.seed + i})
-            extra.append(o)
-            texts.append(o["choices"][0]["message"]["content"] or "")
-            u = o.get("usage") or {}
-            usage = Usage(usage.prompt_tokens + u.get("prompt_tokens", 0),
-                          usage.completion_tokens + u.get("completion_tokens", 0))
-        if extra:
-            raw["samples"] = extra
+            ids, _ = self._decode(tokens, query.max_tokens, self.cfg.temperature or 0.7, self.cfg.seed + i)
+            texts.append(self._pieces(ids, [0.0] * len(ids))[0])
+            samples.append(ids)
+            completion += len(ids)
+        if samples:
+            raw["samples"] = samples
+        usage = Usage(len(tokens) * query.samples, completion)
         return Response(text=text, samples=tuple(texts) if len(texts) > 1 else (), usage=usage,
                         latency_s=time.perf_counter() - t0, raw=raw, token_logprobs=pieces)
+
+    def _constrained(self, tokens: list[int], query: Query) -> str:
+        """JSON forced to the schema by llama-cpp-python's grammar sampler, from a fresh context
+        (its own prefix reuse is not block-aligned), over our tokens of the prompt."""
+        from llama_cpp import LlamaGrammar
+        import json as _json
+        llm = self._llm
+        grammar = LlamaGrammar.from_json_schema(_json.dumps(dict(query.json_schema or {})), verbose=False)
+        llm.n_tokens = 0
+        self._aligned = 0
+        try:
+            out = llm.create_completion(tokens, max_tokens=query.max_tokens, temperature=0.0, seed=self.cfg.seed,
+                                        grammar=grammar)
+        finally:
+            llm.n_tokens = 0
+            self._aligned = 0
+        return out["choices"][0]["text"] or ""
 
     def answer_sync(self, query: Query) -> Response:
         with self._lock:  # one context: one item at a time
@@ -220,6 +278,17 @@ class LlamaCppAnnotator:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+
+
+def _sample(logprobs: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    """One token from the top-k / top-p nucleus of ``logprobs`` at ``temperature``."""
+    top = np.argsort(logprobs)[::-1][:TOP_K]
+    scaled = logprobs[top] / temperature
+    p = np.exp(scaled - scaled.max())
+    p /= p.sum()
+    keep = int(np.searchsorted(np.cumsum(p), TOP_P)) + 1
+    p = p[:keep] / p[:keep].sum()
+    return int(top[rng.choice(keep, p=p)])
 
 
 register_annotator("llamacpp")(LlamaCppAnnotator)

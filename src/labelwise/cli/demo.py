@@ -25,8 +25,8 @@ def demo(directory: Path = typer.Option(Path("demo-project"), "--dir", help="whe
     console.rule("1/4 model")
     pull(model, progress=lambda s: console.print(f"[dim]{s}[/]"))
     console.rule("2/4 project")
-    if not (directory / CONFIG_NAME).exists():
-        project_cmds.init(directory, force=False)
+    if not (directory / CONFIG_NAME).exists():  # every argument given: typer's defaults are not values here
+        project_cmds.init(directory, task="classification", force=False)
     cfg = directory / CONFIG_NAME
     text = cfg.read_text()
     text = text.replace("  model: qwen2.5-coder-1.5b-instruct", f"  model: {model}")
@@ -34,7 +34,7 @@ def demo(directory: Path = typer.Option(Path("demo-project"), "--dir", help="whe
         text = text.replace("  # limit: 100", f"  limit: {limit}")
     cfg.write_text(text)
     console.rule("3/4 annotate")
-    project_cmds.annotate(directory, limit=None)
+    project_cmds.annotate(directory, limit=None, wait=False)
     console.rule("4/4 evaluate")
     project_cmds.evaluate(directory, json_out=None)
     project_cmds.export(directory, fmt="jsonl", out=None)

@@ -76,25 +76,30 @@ def estimate(project: Path = ProjectDir) -> None:
 
 
 def annotate(project: Path = ProjectDir,
-             limit: int = typer.Option(None, help="annotate at most this many more items")) -> None:
+             limit: int = typer.Option(None, help="annotate at most this many more items"),
+             wait: bool = typer.Option(False, "--wait", help="if another run holds the project, wait for it "
+                                       "instead of stopping")) -> None:
     """Label the pending items: cached answers replayed, budget reserved before each call.
 
     Safe to stop at any time (Ctrl-C or kill): rerun and it goes on where it stopped, paying
-    for no answer twice."""
+    for no answer twice. An item counts as done only if it was annotated as the project asks
+    now: change the text, the prompt, the examples or the annotator and it is asked again.
+
+    Exit codes: 0 all done; 2 bad input or config; 3 stopped by the budget with items
+    pending; 4 the backend kept failing, items pending; 5 another run holds the project."""
+    from .exit_codes import exit_for
     p = Project.open(project)
     records = p.load_records()
-    if limit:
-        done = p.store.annotated_ids(p.annotator.id, p.task.template_hash)
-        records = [r for r in records if r.id not in done][:limit]
     with Progress(TextColumn("[bold]annotating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=console) as bar:
-        tid = bar.add_task("annotate", total=len(records), info="loading model...")
+        tid = bar.add_task("annotate", total=min(len(records), limit) if limit else len(records),
+                           info="loading model...")
 
         def tick(s) -> None:  # noqa: ANN001
-            bar.update(tid, completed=s.already_done + s.annotated + s.failed,
+            bar.update(tid, total=s.total, completed=s.already_done + s.annotated + s.failed,
                        info=f"calls {s.calls} cached {s.from_cache} errors {s.errors} ${s.money:.4f}")
 
-        s = p.run(records, on_progress=tick)
+        s = p.run(records, on_progress=tick, limit=limit, wait_for_lock=wait)
     console.print(f"annotated {s.annotated} item(s) in {s.seconds:.1f}s ({s.already_done} were already done): "
                   f"{s.calls} LLM call(s), {s.from_cache} answer(s) from the cache, "
                   f"{s.prompt_tokens + s.completion_tokens:,} tokens, ${s.money:.4f}; "
@@ -103,6 +108,11 @@ def annotate(project: Path = ProjectDir,
         console.print(f"[yellow]stopped:[/] {s.stopped}")
     if s.last_failure and s.failed:
         console.print(f"[yellow]last failure:[/] {s.last_failure}")
+    code = exit_for(s)
+    if code:
+        console.print(f"[yellow]{s.pending} item(s) still pending[/]: rerun `labelwise annotate -p {project}` "
+                      f"to go on (exit code {code})")
+        raise typer.Exit(code)
 
 
 def evaluate(project: Path = ProjectDir,
@@ -114,6 +124,14 @@ def evaluate(project: Path = ProjectDir,
         json_out.write_text(json.dumps(m, indent=2))
     console.print(f"annotator {m['annotator']}: {m['annotated']} annotated, {m['errors']} errors "
                   f"({m['error_share']:.1%}), {m['with_gold']} with gold")
+    lm = m.get("label_mass")  # the share of the model's probability the labels got; needs no gold
+    if lm and lm["below"]:
+        console.print(f"[yellow]label mass: {lm['below']} of {lm['n']} items ({lm['below_share']:.1%}) gave the "
+                      f"labels less than {lm['threshold']:.0%} of the model's probability: the model wanted to say "
+                      f"something else; check the prompt[/yellow]", soft_wrap=True)
+    elif lm:
+        console.print(f"label mass: the labels got {lm['mean']:.1%} of the model's probability on average "
+                      f"({lm['n']} items, none below {lm['threshold']:.0%})", soft_wrap=True)
     if m["with_gold"] == 0:
         console.print("no gold labels to compare with (set data.label_field)")
         return
@@ -158,14 +176,19 @@ def export(project: Path = ProjectDir,
            fmt: str = typer.Option("jsonl", "--format", "-f",
                                    help="jsonl, csv, parquet, or conll (NER: token<TAB>tag, errors left out)"),
            out: Path = typer.Option(None, "--out", "-o", help="file to write (default: labels.FORMAT in the project)")) -> None:
-    """Write every record with its label, confidence, distribution and any error."""
+    """Write every record of the data file with its label, confidence, distribution and any error.
+
+    A record's label is the one annotated as the project asks now (its current text, prompt and
+    annotator); a record with none yet is written without a label. The file is replaced only
+    once it is complete."""
     from dataclasses import replace
 
     from ..data.writers import export_annotations
     p = Project.open(project)
     out = out or p.config.resolve(f"labels.{fmt}")
-    records = p.store.records()
+    records = p.read_data()  # the data file as it is now: removed rows are not exported
+    current = p.current_annotations(records)
     if fmt == "conll" and hasattr(p.task, "tokens"):  # raw-text NER input: write the tokens it was labeled on
         records = [replace(r, fields={"tokens": p.task.tokens(r)}) for r in records]
-    n = export_annotations(records, p.store.annotations(p.annotator.id, p.task.template_hash), out, fmt)
+    n = export_annotations(records, list(current.values()), out, fmt)
     console.print(f"wrote {n} {'sentences' if fmt == 'conll' else 'rows'} to {out}")

@@ -1,34 +1,53 @@
 """SQLite project database (WAL). One connection per Store; writes commit per call so that a
-``kill -9`` loses at most the call in flight, never one already paid for."""
+``kill -9`` loses at most the call in flight, never one already paid for.
+
+The budget's state lives here too (settled spend in ``spend_totals``, calls in flight in
+``budget_reservations``), so two processes on one project cannot together pass one budget;
+``lock`` keeps a second ``annotate`` or ``loop`` out while one runs."""
 from __future__ import annotations
 
 import operator
 import sqlite3
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from ..errors import LabelwiseError
 from ..jsonutil import dumpb, dumps, loads
 from ..types import Annotation, Record, Response
+from .lock import ProjectLock
+
+_ANNOTATIONS_TABLE = """CREATE TABLE annotations (
+  id INTEGER PRIMARY KEY, record_id TEXT NOT NULL, annotator_id TEXT NOT NULL,
+  template_hash TEXT NOT NULL, repeat INTEGER NOT NULL DEFAULT 0,
+  label TEXT, distribution TEXT, error TEXT, call_keys TEXT NOT NULL,
+  prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost REAL NOT NULL,
+  latency_s REAL NOT NULL, created_at REAL NOT NULL, item_key TEXT UNIQUE)"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
   id TEXT PRIMARY KEY, position INTEGER NOT NULL, fields TEXT NOT NULL, gold TEXT,
   domain TEXT, split TEXT);
-CREATE TABLE IF NOT EXISTS annotations (
-  id INTEGER PRIMARY KEY, record_id TEXT NOT NULL, annotator_id TEXT NOT NULL,
-  template_hash TEXT NOT NULL, repeat INTEGER NOT NULL DEFAULT 0,
-  label TEXT, distribution TEXT, error TEXT, call_keys TEXT NOT NULL,
-  prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost REAL NOT NULL,
-  latency_s REAL NOT NULL, created_at REAL NOT NULL,
-  UNIQUE (record_id, annotator_id, template_hash, repeat));
+""" + _ANNOTATIONS_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS") + """;
+CREATE INDEX IF NOT EXISTS annotations_by_record ON annotations (record_id, annotator_id, template_hash, repeat);
 CREATE TABLE IF NOT EXISTS cache (
   key TEXT PRIMARY KEY, annotator TEXT NOT NULL, query TEXT NOT NULL, response TEXT NOT NULL,
   raw TEXT, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger (
   id INTEGER PRIMARY KEY, ts REAL NOT NULL, annotator_id TEXT NOT NULL, cache_key TEXT NOT NULL,
   prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost REAL NOT NULL,
-  latency_s REAL NOT NULL);
+  latency_s REAL NOT NULL, requests INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS failed_calls (
+  key TEXT NOT NULL, ts REAL NOT NULL, annotator_id TEXT NOT NULL, query TEXT NOT NULL, error TEXT NOT NULL,
+  raw TEXT);
+CREATE TABLE IF NOT EXISTS spend_totals (
+  id INTEGER PRIMARY KEY CHECK (id = 1), money REAL NOT NULL, requests INTEGER NOT NULL,
+  items INTEGER NOT NULL, tokens INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS budget_reservations (
+  id INTEGER PRIMARY KEY, money REAL NOT NULL, requests INTEGER NOT NULL, items INTEGER NOT NULL,
+  tokens INTEGER NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS embeddings (
   encoder TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
   PRIMARY KEY (encoder, text_hash));
@@ -42,7 +61,8 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 _dumps = dumps
 # The fields of an Annotation that are stored, in its own field order (``add_annotation_values``).
 ANNOTATION_FIELDS = ("record_id", "annotator_id", "template_hash", "label", "distribution", "error", "call_keys",
-                     "prompt_tokens", "completion_tokens", "cost", "latency_s", "repeat")
+                     "prompt_tokens", "completion_tokens", "cost", "latency_s", "repeat", "item_key")
+BUDGET_KINDS = ("money", "requests", "items", "tokens")
 _annotation_values = operator.attrgetter(*ANNOTATION_FIELDS)
 
 
@@ -51,14 +71,36 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise LabelwiseError(f"{self.path}: store.path is a directory; name a database file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            _migrate(self.db)
+            self.db.executescript(SCHEMA)
+            self._init_spend_totals()
+        except sqlite3.DatabaseError as e:
+            self.db.close()
+            raise LabelwiseError(f"{self.path}: not a usable labelwise database ({e}); restore it from a backup, "
+                                 "or move it away to start a new one") from None
+        self._budget_mutex = threading.Lock()  # one budget transaction at a time on this connection
+        self._lock = ProjectLock(None if str(path) == ":memory:" else Path(f"{self.path}.lock"))
 
     def close(self) -> None:
         self.db.close()
+
+    # -- one process at a time -------------------------------------------------------------
+    @contextmanager
+    def lock(self, purpose: str, wait: bool = False) -> Iterator[None]:
+        """Hold the project for ``purpose`` (re-entrant in one process). Another process gets
+        ``ProjectLocked`` at once, or waits with ``wait=True``. Calls that a killed holder left
+        reserved are given back when the lock is taken: nobody else could have made them."""
+        with self._lock.held(purpose, wait):
+            if self._lock.depth == 1:
+                self.db.execute("DELETE FROM budget_reservations")
+            yield
 
     def __enter__(self) -> "Store":
         return self
@@ -84,52 +126,74 @@ class Store:
 
     # -- annotations -----------------------------------------------------------------------
     def annotated_ids(self, annotator_id: str, template_hash: str, repeat: int = 0) -> set[str]:
+        """Records with any annotation by this annotator and template (of any config or
+        content); ``annotations_by_item_key`` finds the ones that are current."""
         rows = self.db.execute("SELECT record_id FROM annotations WHERE annotator_id=? AND template_hash=? "
                                "AND repeat=?", (annotator_id, template_hash, repeat))
         return {r[0] for r in rows}
+
+    def annotations_by_item_key(self, item_keys: Sequence[str]) -> dict[str, Annotation]:
+        """The annotations stored under these item keys (see ``engine.item_key``)."""
+        found: dict[str, Annotation] = {}
+        uniq = list(dict.fromkeys(item_keys))
+        for i in range(0, len(uniq), 900):
+            chunk = uniq[i:i + 900]
+            rows = self.db.execute(f"SELECT {_ANNOTATION_COLUMNS} FROM annotations WHERE item_key IN "
+                                   f"({','.join('?' * len(chunk))})", chunk)
+            for r in rows:
+                a = _annotation(r)
+                found[a.item_key] = a
+        return found
 
     def add_annotations(self, anns: Iterable[Annotation]) -> int:
         """Insert; an annotation that already exists for the same key is kept, not duplicated."""
         return self.add_annotation_values(map(_annotation_values, anns))
 
-    def add_annotation_values(self, values: Iterable[tuple[Any, ...]]) -> int:
+    def add_annotation_values(self, values: Iterable[tuple[Any, ...]], settle_items: Sequence[int] = ()) -> int:
         """``add_annotations`` for annotations given as value tuples in ``ANNOTATION_FIELDS``
         order (``Annotation(*values)`` would build the same one): the engine's form, which
-        saves building an object per item when a cached run replays. One transaction."""
+        saves building an object per item when a cached run replays. One transaction, which
+        also settles the item reservations ``settle_items`` (one bought item each)."""
         now = time.time()
         rows = [(rid, aid, th, rep, str(dumpb(label), "utf-8"), str(dumpb(dist), "utf-8"), error, ",".join(keys),
-                 pt, ct, cost, latency, now)  # str(dumpb(x), "utf-8") is dumps(x), inlined: per item
-                for rid, aid, th, label, dist, error, keys, pt, ct, cost, latency, rep in values]
+                 pt, ct, cost, latency, now, ik)  # str(dumpb(x), "utf-8") is dumps(x), inlined: per item
+                for rid, aid, th, label, dist, error, keys, pt, ct, cost, latency, rep, ik in values]
         with self.db:
             self.db.execute("BEGIN")
             cur = self.db.executemany(
                 "INSERT OR IGNORE INTO annotations (record_id, annotator_id, template_hash, repeat, label, "
                 "distribution, error, call_keys, prompt_tokens, completion_tokens, cost, latency_s, "
-                "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        return cur.rowcount
+                "created_at, item_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            n = cur.rowcount
+            if settle_items:
+                self._settle(settle_items, {"items": len(settle_items)})
+        return n
 
     def annotations(self, annotator_id: str | None = None, template_hash: str | None = None,
                     repeat: int | None = 0) -> list[Annotation]:
-        sql = ("SELECT record_id, annotator_id, template_hash, label, distribution, error, call_keys, "
-               "prompt_tokens, completion_tokens, cost, latency_s, repeat FROM annotations WHERE 1=1")
+        """Every stored annotation that matches, oldest first: of every config and record
+        content ever annotated (``annotations_by_item_key`` finds the current ones)."""
+        sql = f"SELECT {_ANNOTATION_COLUMNS} FROM annotations WHERE 1=1"
         args: list[Any] = []
         for col, val in (("annotator_id", annotator_id), ("template_hash", template_hash), ("repeat", repeat)):
             if val is not None:
                 sql += f" AND {col}=?"
                 args.append(val)
-        out = []
-        for r in self.db.execute(sql + " ORDER BY id", args):
-            out.append(Annotation(record_id=r[0], annotator_id=r[1], template_hash=r[2],
-                                  label=_gold(loads(r[3])), distribution=loads(r[4]), error=r[5],
-                                  call_keys=tuple(k for k in r[6].split(",") if k), prompt_tokens=r[7],
-                                  completion_tokens=r[8], cost=r[9], latency_s=r[10], repeat=r[11]))
-        return out
+        return [_annotation(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
     def calls(self, annotation: Annotation) -> list[dict[str, Any]]:
-        """The raw prompts and responses behind an annotation, in query order, for auditing."""
+        """The raw prompts and responses behind an annotation, in query order, for auditing
+        (a call whose answer could not be read has its error and raw body instead)."""
         out = []
         for key in annotation.call_keys:
             row = self.db.execute("SELECT query, response, raw FROM cache WHERE key=?", (key,)).fetchone()
+            if row is None:
+                failed = self.db.execute("SELECT query, error, raw FROM failed_calls WHERE key=? ORDER BY ts DESC",
+                                         (key,)).fetchone()
+                if failed is not None:
+                    out.append({"key": key, "query": loads(failed[0]), "response": None, "error": failed[1],
+                                "raw": loads(failed[2]) if failed[2] else None})
+                    continue
             out.append({"key": key, "query": loads(row[0]) if row else None,
                         "response": loads(row[1]) if row else None,
                         "raw": loads(row[2]) if row and row[2] else None})
@@ -167,24 +231,107 @@ class Store:
         return found
 
     def record_call(self, key: str, annotator: dict[str, Any], query: dict[str, Any], response: Response,
-                    annotator_id: str, cost: float) -> None:
-        """Cache a paid-for answer and write it to the ledger, in one transaction."""
+                    annotator_id: str, cost: float, reservation: int | None = None) -> None:
+        """Cache a paid-for answer and write it to the ledger, in one transaction that also
+        settles its budget reservation to what it really cost."""
         now = time.time()
+        u = response.usage
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute("INSERT OR IGNORE INTO cache (key, annotator, query, response, raw, created_at) "
                             "VALUES (?,?,?,?,?,?)", (key, _dumps(annotator), _dumps(query),
                                                      _dumps(response.as_json(raw=False)), _dumps(response.raw), now))
-            self.db.execute("INSERT INTO ledger (ts, annotator_id, cache_key, prompt_tokens, completion_tokens, "
-                            "cost, latency_s) VALUES (?,?,?,?,?,?,?)",
-                            (now, annotator_id, key, response.usage.prompt_tokens,
-                             response.usage.completion_tokens, cost, response.latency_s))
+            self._ledger(now, annotator_id, key, u.prompt_tokens, u.completion_tokens, cost, response.latency_s,
+                         response.requests, reservation)
+
+    def record_failed_call(self, key: str, query: dict[str, Any], annotator_id: str, error: str, raw: Any,
+                           prompt_tokens: int, completion_tokens: int, cost: float, requests: int,
+                           reservation: int | None = None) -> None:
+        """A call that was answered (so billed) but could not be read: its error and raw body
+        are kept, and the ledger counts it at the bound it reserved (its real usage is unknown)."""
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("INSERT INTO failed_calls (key, ts, annotator_id, query, error, raw) VALUES (?,?,?,?,?,?)",
+                            (key, now, annotator_id, _dumps(query), error, _dumps(raw)))
+            self._ledger(now, annotator_id, key, prompt_tokens, completion_tokens, cost, 0.0, requests, reservation)
+
+    def _ledger(self, now: float, annotator_id: str, key: str, prompt_tokens: int, completion_tokens: int,
+                cost: float, latency_s: float, requests: int, reservation: int | None) -> None:
+        self.db.execute("INSERT INTO ledger (ts, annotator_id, cache_key, prompt_tokens, completion_tokens, "
+                        "cost, latency_s, requests) VALUES (?,?,?,?,?,?,?,?)",
+                        (now, annotator_id, key, prompt_tokens, completion_tokens, cost, latency_s, requests))
+        self._settle([reservation] if reservation is not None else (),
+                     {"money": cost, "requests": requests, "tokens": prompt_tokens + completion_tokens})
 
     def spent(self) -> dict[str, float]:
-        calls, tokens, money, secs = self.db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(prompt_tokens+completion_tokens),0), COALESCE(SUM(cost),0), "
-            "COALESCE(SUM(latency_s),0) FROM ledger").fetchone()
-        return {"calls": calls, "tokens": tokens, "money": money, "seconds": secs}
+        """Settled spend: what the ledger holds (calls = answers, requests = paid HTTP requests)."""
+        calls, secs = self.db.execute("SELECT COUNT(*), COALESCE(SUM(latency_s),0) FROM ledger").fetchone()
+        money, requests, items, tokens = self.db.execute(
+            "SELECT money, requests, items, tokens FROM spend_totals").fetchone()
+        return {"calls": calls, "requests": requests, "items": items, "tokens": tokens, "money": money,
+                "seconds": secs}
+
+    # -- the budget's state ------------------------------------------------------------------
+    def budget_reserve(self, limits: dict[str, float | None], want: dict[str, float]) -> tuple[int | None, dict[str, Any]]:
+        """Reserve ``want`` if settled spend plus what calls in flight hold plus ``want`` stays
+        within every limit, atomically across processes. Returns (reservation id, None) or
+        (None, {kind, spent, held, limit, want}) for the first limit it would pass."""
+        with self._budget_mutex, self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            spent, held = self.budget_state()
+            for k in BUDGET_KINDS:
+                lim = limits.get(k)
+                if lim is not None and want.get(k, 0) and spent[k] + held[k] + want.get(k, 0) > lim + 1e-9:
+                    return None, {"kind": k, "spent": spent[k], "held": held[k], "limit": lim, "want": want.get(k, 0)}
+            cur = self.db.execute("INSERT INTO budget_reservations (money, requests, items, tokens, created_at) "
+                                  "VALUES (?,?,?,?,?)", (*(want.get(k, 0) for k in BUDGET_KINDS), time.time()))
+            return cur.lastrowid, {}
+
+    def budget_extend(self, reservation: int, limits: dict[str, float | None],
+                      want: dict[str, float]) -> dict[str, Any]:
+        """Add ``want`` to a held reservation if it fits as ``budget_reserve`` checks; returns
+        {} or the first limit it would pass."""
+        with self._budget_mutex, self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            spent, held = self.budget_state()
+            for k in BUDGET_KINDS:
+                lim = limits.get(k)
+                if lim is not None and want.get(k, 0) and spent[k] + held[k] + want.get(k, 0) > lim + 1e-9:
+                    return {"kind": k, "spent": spent[k], "held": held[k], "limit": lim, "want": want.get(k, 0)}
+            self.db.execute("UPDATE budget_reservations SET money=money+?, requests=requests+?, items=items+?, "
+                            "tokens=tokens+? WHERE id=?", (*(want.get(k, 0) for k in BUDGET_KINDS), reservation))
+            return {}
+
+    def budget_release(self, reservation: int) -> None:
+        with self._budget_mutex:
+            self.db.execute("DELETE FROM budget_reservations WHERE id=?", (reservation,))
+
+    def budget_state(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(settled spend, held by calls in flight) per kind."""
+        spent = dict(zip(BUDGET_KINDS, self.db.execute("SELECT money, requests, items, tokens FROM spend_totals").fetchone()))
+        held = dict(zip(BUDGET_KINDS, self.db.execute(
+            "SELECT COALESCE(SUM(money),0), COALESCE(SUM(requests),0), COALESCE(SUM(items),0), "
+            "COALESCE(SUM(tokens),0) FROM budget_reservations").fetchone()))
+        return spent, held
+
+    def _settle(self, reservations: Iterable[int], add: dict[str, float]) -> None:
+        """Inside a transaction: drop the reservations, add the real spend to the totals."""
+        self.db.executemany("DELETE FROM budget_reservations WHERE id=?", [(r,) for r in reservations])
+        self.db.execute("UPDATE spend_totals SET money=money+?, requests=requests+?, items=items+?, tokens=tokens+?",
+                        tuple(add.get(k, 0) for k in BUDGET_KINDS))
+
+    def _init_spend_totals(self) -> None:
+        """A database from before the totals existed: they start from its ledger."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            if self.db.execute("SELECT 1 FROM spend_totals").fetchone() is None:
+                money, requests, tokens = self.db.execute(
+                    "SELECT COALESCE(SUM(cost),0), COALESCE(SUM(requests),0), "
+                    "COALESCE(SUM(prompt_tokens+completion_tokens),0) FROM ledger").fetchone()
+                items = self.db.execute("SELECT COUNT(*) FROM annotations WHERE call_keys != ''").fetchone()[0]
+                self.db.execute("INSERT INTO spend_totals (id, money, requests, items, tokens) VALUES (1,?,?,?,?)",
+                                (money, requests, items, tokens))
 
     def ledger_rows(self) -> Iterator[tuple[Any, ...]]:
         return self.db.execute("SELECT ts, annotator_id, cache_key, prompt_tokens, completion_tokens, cost, "
@@ -209,6 +356,38 @@ class Store:
     def set_kv(self, key: str, value: Any) -> None:
         self.db.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                         (key, _dumps(value)))
+
+
+_ANNOTATION_COLUMNS = ("record_id, annotator_id, template_hash, label, distribution, error, call_keys, "
+                       "prompt_tokens, completion_tokens, cost, latency_s, repeat, item_key")
+
+
+def _annotation(r: Sequence[Any]) -> Annotation:
+    return Annotation(record_id=r[0], annotator_id=r[1], template_hash=r[2], label=_gold(loads(r[3])),
+                      distribution=loads(r[4]), error=r[5], call_keys=tuple(k for k in r[6].split(",") if k),
+                      prompt_tokens=r[7], completion_tokens=r[8], cost=r[9], latency_s=r[10], repeat=r[11],
+                      item_key=r[12])
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database written by an earlier version up to this schema, keeping every row:
+    annotations are keyed by their item key now (one record may have several: one per config
+    and content), and ledger rows count paid requests."""
+    ann = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='annotations'").fetchone()
+    if ann and "item_key" not in ann[0]:
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ALTER TABLE annotations RENAME TO annotations_old")
+            db.execute(_ANNOTATIONS_TABLE)
+            db.execute("INSERT INTO annotations (id, record_id, annotator_id, template_hash, repeat, label, "
+                       "distribution, error, call_keys, prompt_tokens, completion_tokens, cost, latency_s, "
+                       "created_at) SELECT id, record_id, annotator_id, template_hash, repeat, label, distribution, "
+                       "error, call_keys, prompt_tokens, completion_tokens, cost, latency_s, created_at "
+                       "FROM annotations_old")
+            db.execute("DROP TABLE annotations_old")
+    led = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='ledger'").fetchone()
+    if led and "requests" not in led[0]:
+        db.execute("ALTER TABLE ledger ADD COLUMN requests INTEGER NOT NULL DEFAULT 1")
 
 
 def _gold(x: Any) -> Any:

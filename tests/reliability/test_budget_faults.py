@@ -1,0 +1,43 @@
+"""Money budgets at concurrency 64 against a real HTTP server: a job that fits completes; a
+server that bills more than the bound is stopped right after, with how much it passed."""
+import sqlite3
+
+import pytest
+
+from tests.servers import FaultServer, scored
+
+from .conftest import cli, make_project
+
+N = 200
+PER_CALL = 43 * 1000 / 1e6  # 42 prompt + 1 completion token at $1000 per million
+
+
+@pytest.mark.parametrize("concurrency", [1, 64])
+def test_a_job_that_fits_the_money_budget_completes_at_any_concurrency(tmp_path, concurrency):
+    job = N * PER_CALL  # $8.60; each call reserves its upper bound, several times that
+    with FaultServer(default=scored(delay=0.01)) as server:
+        proj = make_project(tmp_path / "p", server.url, n=N, concurrency=concurrency,
+                            budget=f"budget:\n  money: {job * 1.05:.4f}")
+        r = cli("annotate", "-p", str(proj))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"annotated {N} item(s)" in " ".join(r.stdout.split())
+        assert len(server.chat_requests) == N
+    with sqlite3.connect(proj / "labelwise.db") as c:
+        spent = c.execute("SELECT SUM(cost) FROM ledger").fetchone()[0]
+        assert c.execute("SELECT COUNT(*) FROM budget_reservations").fetchone()[0] == 0
+    assert spent == pytest.approx(job) and spent <= job * 1.05
+
+
+def test_a_server_that_over_bills_is_stopped_once_spend_passes_the_limit(tmp_path):
+    billed = scored(prompt_tokens=5000, delay=0.01)  # far above the prompt's byte bound
+    with FaultServer(default=billed) as server:
+        proj = make_project(tmp_path / "p", server.url, n=N, concurrency=4, budget="budget:\n  money: 20.0")
+        r = cli("annotate", "-p", str(proj))
+        text = " ".join((r.stdout + r.stderr).split())
+        assert r.returncode == 3, text
+        assert "budget.money exceeded by $" in text and "no further call is sent" in text
+        sent = len(server.chat_requests)
+    per_call = 5001 * 1000 / 1e6
+    assert sent < N
+    # once spend passed $20, only calls already in flight (at most 4) were still answered
+    assert sent * per_call <= 20.0 + 4 * per_call + per_call
