@@ -136,7 +136,7 @@ def test_budget_stop_is_reported(tmp_path):
     fakes = scripted()
     out = compare_annotators(p, ["fake:oracle"], repeats=3, make=lambda c: fakes[c.model])
     r = out["annotators"][0]
-    assert fakes["oracle"].calls == 15 and "budget for calls reached" in r["stopped"]
+    assert fakes["oracle"].calls == 15 and "budget for requests reached" in r["stopped"]
     assert r["repeats_done"] == 2 and r["consistency"]["items"] == 3  # only items done in both runs
 
 

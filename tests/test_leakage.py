@@ -87,7 +87,7 @@ def test_budget_and_failures_leave_probes_unscored(tmp_path):
     s = probe_leakage(p, n=10, dataset_names=["SST-2"], annotator=FakeAnnotator(flaky, model="f"))
     assert p.store.spent()["calls"] <= 7 and s["errors"] == 40 - s["answered"] and s["answered"] <= 7
     rows = lines(tmp_path / "leakage.jsonl")
-    assert any(r["error"] and r["error"].startswith("not asked: budget for calls reached") for r in rows)
+    assert any(r["error"] and r["error"].startswith("not asked: budget for requests reached") for r in rows)
     scored = sum(v["n"] for m in s["rates"].values() for k, v in m.items() if k in ("real", "control"))
     assert scored <= 7 * 2  # completion exact and near share one answer; failures are never scored
 

@@ -52,7 +52,7 @@ async def _ask_all(project: Project, annotator: Annotator, probes: list[dict[str
                 return {"error": f"not asked: {stopped[0]}"}
             bound = annotator.max_usage(query)
             try:
-                res = budget.reserve(price.cost(bound) if price else 0.0, bound.total_tokens)
+                res = budget.reserve(price.cost(bound) if price else 0.0, bound.total_tokens, requests=1)
             except BudgetExhausted as e:
                 stopped.append(str(e))
                 return {"error": f"not asked: {e}"}

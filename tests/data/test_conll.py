@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from labelwise.data.readers import content_id
+
 from labelwise.config import DataConfig
 from labelwise.data import export_annotations, read_records
 from labelwise.data.conll import conll_rows
@@ -139,7 +141,7 @@ def test_txt_is_not_guessed_but_format_conll_reads_it(tmp_path):
 def test_read_records_gives_token_lists_and_tag_tuples(tmp_path):
     recs = read_ner(write(tmp_path / "d.conll", TWO_COLUMNS))
     assert [(r.id, r.fields["tokens"], r.gold) for r in recs] == [
-        (str(i), toks, tuple(tags)) for i, (_, toks, tags) in enumerate(SENTENCES)]
+        (content_id({"tokens": toks}), toks, tuple(tags)) for _, toks, tags in SENTENCES]
 
 
 def test_tag_outside_the_schema_names_the_sentence_line(tmp_path):

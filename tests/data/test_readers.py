@@ -3,6 +3,7 @@ import json
 import pytest
 
 from labelwise.data import read_records
+from labelwise.data.readers import content_id
 from labelwise.errors import InputError
 from tests.conftest import write
 
@@ -20,11 +21,16 @@ def read(path, **kw):
     return read_records(path, input_fields=("text",), label_field="label", normalize_gold=norm, **kw)
 
 
-def test_csv_reads_records_with_row_ids(tmp_path):
-    p = write(tmp_path / "d.csv", 'text,label\n"Good, very good",positive\nBad,negative\n')
+def test_csv_without_an_id_column_gets_ids_from_the_content_that_survive_inserted_rows(tmp_path):
+    p = write(tmp_path / "d.csv", 'text,label\n"Good, very good",positive\nBad,negative\nBad,negative\n')
     recs = read(p)
-    assert [(r.id, r.fields["text"], r.gold) for r in recs] == [("0", "Good, very good", "positive"),
-                                                                 ("1", "Bad", "negative")]
+    good, bad = content_id({"text": "Good, very good"}), content_id({"text": "Bad"})
+    assert len(good) == 16 and good != bad
+    assert [(r.id, r.fields["text"], r.gold) for r in recs] == [(good, "Good, very good", "positive"),
+                                                                 (bad, "Bad", "negative"),
+                                                                 (f"{bad}-2", "Bad", "negative")]
+    write(p, 'text,label\nNew first row,positive\n"Good, very good",positive\nBad,negative\nBad,negative\n')
+    assert [r.id for r in read(p)][1:] == [good, bad, f"{bad}-2"]
 
 
 def test_missing_file(tmp_path):

@@ -16,7 +16,7 @@ task:
 data:
   path: data/yelp_reviews.csv # CSV, JSONL or Parquet
   format: auto
-  id_field: id                # omit to use the row number
+  id_field: id                # omit to use an id made from the text (stable when rows move)
   label_field: label          # gold labels, optional; used by `labelwise eval`
   # label_map: {"0": negative, "1": positive}   # map raw gold values to label names
   # domain_field: domain

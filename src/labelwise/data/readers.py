@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from functools import partial
@@ -157,6 +158,14 @@ def _check_input(value: Any, path: Path, line: int, field: str) -> Any:
     return value
 
 
+def content_id(fields: dict[str, Any]) -> str:
+    """A record's id when the data has no id column: 16 hex digits of the SHA-256 of its input
+    fields (as JSON). Unlike a row number it stays with the text when rows are inserted,
+    removed or reordered."""
+    blob = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
 def read_records(
     path: str | Path,
     *,
@@ -186,9 +195,16 @@ def read_records(
         fields = {}
         for f in input_fields:
             fields[f] = _check_input(row[f], path, line, f)
-        rid = str(row[id_field]) if id_field else str(index)
-        if rid in seen:
-            raise InputError(f"duplicate id '{rid}'", path=str(path), line=line, field=id_field)
+        if id_field:
+            rid = str(row[id_field])
+            if rid in seen:
+                raise InputError(f"duplicate id '{rid}'", path=str(path), line=line, field=id_field)
+        else:  # no id column: an id from the content, which stays put when rows are added or moved
+            rid = base = content_id(fields)
+            n = 1
+            while rid in seen:  # the same text twice: the second is base-2, and so on, in file order
+                n += 1
+                rid = f"{base}-{n}"
         seen.add(rid)
         gold = None
         if label_field and row[label_field] not in (None, ""):
