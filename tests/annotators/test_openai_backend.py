@@ -23,7 +23,7 @@ from labelwise.annotators.openai import OpenAIAnnotator, choice_logprobs_from_to
 from labelwise.config import AnnotatorConfig, TaskConfig
 from labelwise.cost import Budget
 from labelwise.engine import AnnotationRun
-from labelwise.errors import AnnotatorError
+from labelwise.errors import AnnotatorError, ConfigError, MalformedAnswer
 from labelwise.store import Store
 from labelwise.tasks import make_task
 from labelwise.types import Message, Query, Record
@@ -127,6 +127,12 @@ def test_choice_logprobs_from_top_refuses_ambiguous_prefix_and_empty_list() -> N
     assert choice_logprobs_from_top([], ("yes", "no")) is None
 
 
+def test_choice_logprobs_from_top_gives_no_floor_when_no_choice_is_listed() -> None:
+    """Every choice at the same floor would make the first label win by label order."""
+    top = [{"token": "I", "logprob": -0.2}, {"token": "The", "logprob": -1.9}]
+    assert choice_logprobs_from_top(top, ("positive", "negative")) == ({}, ["positive", "negative"])
+
+
 # -- protocol on the wire ----------------------------------------------------------------------------
 async def test_scoring_sends_the_exact_logprob_protocol(fault: FaultServer, api_key: str) -> None:
     fault.default = scored([(" positive", -0.3), ("pos", -2.1), (" Negative", -1.6), ("The", -5.0)],
@@ -148,6 +154,7 @@ async def test_scoring_sends_the_exact_logprob_protocol(fault: FaultServer, api_
     assert resp.usage.prompt_tokens == 37 and resp.usage.completion_tokens == 1
     assert resp.raw is not None and resp.raw["floored_choices"] == []
     assert ann.logprobs_supported is True and ann.retries_done == 0
+    assert resp.requests == 1
 
 
 async def test_a_choice_missing_from_top_logprobs_gets_the_floor(fault: FaultServer, api_key: str) -> None:
@@ -180,6 +187,7 @@ async def test_generation_samples_send_greedy_then_seeded_temperature_calls(faul
     assert all(b["response_format"]["type"] == "json_schema" for b in bodies)
     assert resp.samples == ('{"entities": []}',) * 3 and resp.text == '{"entities": []}'
     assert resp.usage.prompt_tokens == 90 and resp.usage.completion_tokens == 18  # every sample is paid for
+    assert resp.requests == 3
     assert ann.max_usage(q).completion_tokens == 3 * 40
 
 
@@ -228,7 +236,9 @@ async def test_probe_without_logprobs_is_counted_in_usage(fault: FaultServer, ap
         with Store(tmp_path / "usage.db") as store:
             await engine(task, ann, store, concurrency=1).run(records(1))
             spent = store.spent()
+            [call] = store.calls(store.annotations()[0])
     assert len(fault.chat_requests) == 4  # one probe, three samples: all answered, all paid
+    assert call["response"]["requests"] == 4 and "probe" in call["raw"]  # the probe's body kept for audit
     # the probe answered 42+1 tokens, each sample 40+2
     assert spent["tokens"] == (42 + 1) + 3 * (40 + 2)
 
@@ -276,15 +286,21 @@ async def test_timeout_then_success(fault: FaultServer, api_key: str) -> None:
 
 @pytest.mark.parametrize("broken", [malformed(), Reply(body={"object": "chat.completion", "choices": []}),
                                     Reply(body=b'{"choices": [{"message": ')])
-async def test_broken_200_body_then_success(fault: FaultServer, api_key: str, broken: Reply) -> None:
+async def test_broken_200_body_is_malformed_and_never_retried(fault: FaultServer, api_key: str,
+                                                              broken: Reply) -> None:
+    """A 200 was answered, so it was paid: asking again would pay again without telling anyone."""
     fault.script(broken)
     async with opened(config(fault.url)) as ann:
-        resp = await ann.answer(QUERY)
-    assert len(fault.chat_requests) == 2 and ann.retries_done == 1
-    assert resp.choice_logprobs is not None
+        with pytest.raises(MalformedAnswer) as err:
+            await ann.answer(QUERY)
+    assert len(fault.chat_requests) == 1 and ann.retries_done == 0
+    sent = broken.body
+    assert err.value.raw == (sent if isinstance(sent, dict) else sent.decode())  # the body, kept for the item
 
 
 async def test_undecodable_200_body_is_retried(fault: FaultServer, api_key: str) -> None:
+    """A body that fails transport decoding (bad gzip) is a transport fault, like a dropped
+    connection: httpx never hands it over, so it is retried as before."""
     fault.script(Reply(body=b"this is not gzip", headers={"Content-Encoding": "gzip"}))
     async with opened(config(fault.url)) as ann:
         resp = await ann.answer(QUERY)
@@ -342,6 +358,48 @@ async def test_api_key_is_read_from_the_named_env_var_at_call_time(fault: FaultS
     assert "authorization" not in fault.chat_requests[-1].headers
 
 
+async def test_a_key_echoed_in_an_error_body_is_redacted(fault: FaultServer, api_key: str) -> None:
+    fault.default = http_error(401, f"invalid api key {api_key} for this org")
+    async with opened(config(fault.url)) as ann:
+        with pytest.raises(AnnotatorError) as err:
+            await ann.answer(QUERY)
+    assert api_key not in str(err.value) and "invalid api key *** for this org" in str(err.value)
+
+
+async def test_a_key_echoed_in_a_200_body_is_redacted_everywhere(fault: FaultServer, api_key: str,
+                                                                 tmp_path: Path) -> None:
+    """Echoed in the content of a scored answer (stored as raw and as text), and in a body that
+    is not JSON (kept with the MalformedAnswer that reaches the engine and the terminal)."""
+    fault.script(scored([("positive", -0.1), ("negative", -2.5)], content=f"positive {api_key}", model=api_key),
+                 malformed(f"<html>proxy says: key {api_key} rejected</html>".encode()))
+    async with opened(config(fault.url)) as ann:
+        resp = await ann.answer(QUERY)
+        with pytest.raises(MalformedAnswer) as err:
+            await ann.answer(QUERY)
+    assert resp.text == "positive ***" and resp.raw["response"]["model"] == "***"
+    assert api_key not in repr(resp.as_json())
+    assert err.value.raw == "<html>proxy says: key *** rejected</html>" and api_key not in str(err.value)
+
+
+async def test_a_key_spelled_with_json_escapes_is_redacted_too(fault: FaultServer, api_key: str) -> None:
+    escaped = "".join(f"\\u{ord(ch):04x}" for ch in api_key)  # the raw text never contains the key
+    body = ('{"choices": [{"message": {"content": "' + escaped + '"}}], "usage": null}').encode()
+    fault.script(Reply(body=body))
+    async with opened(config(fault.url)) as ann:
+        resp = await ann.answer(Query((Message("user", "hi"),)))
+    assert resp.text == "***"
+
+
+@pytest.mark.parametrize("url", ["https://user:secret@api.example.com/v1", "http://sk-abc@127.0.0.1:8000/v1",
+                                 "https://:pw@host/v1"])
+def test_credentials_in_base_url_are_rejected(url: str) -> None:
+    """The base URL is part of the cache identity and of every message: no place for secrets."""
+    with pytest.raises(ConfigError, match="put credentials in api_key_env, not in base_url") as err:
+        make_annotator(config(url))
+    assert err.value.field == "annotator.base_url"
+    assert isinstance(make_annotator(config("https://api.example.com/v1")), OpenAIAnnotator)
+
+
 def _db_files(db: Path) -> list[Path]:
     return [p for p in db.parent.iterdir() if p.name.startswith(db.name)]
 
@@ -377,6 +435,22 @@ async def test_api_key_never_reaches_the_database(fault: FaultServer, api_key: s
 
 
 # -- the engine over the fault server -----------------------------------------------------------------
+async def test_no_label_among_the_top_tokens_is_stored_as_an_error(fault: FaultServer, api_key: str,
+                                                                   tmp_path: Path) -> None:
+    """It used to floor both labels equally and store the first one at 0.5: a guess by label order."""
+    fault.default = scored([("I", -0.3), ("The", -1.6), ("Sorry", -2.0)])
+    async with opened(config(fault.url)) as ann:
+        with Store(tmp_path / "none.db") as store:
+            s = await engine(sentiment_task(), ann, store, concurrency=1).run(records(2))
+            anns = store.annotations()
+            [call] = store.calls(anns[0])
+    assert s.annotated == 2 and s.errors == 2 and len(fault.chat_requests) == 2  # scored, not voted
+    for a in anns:
+        assert a.label is None and a.distribution is None
+        assert "no label among the model's top tokens" in a.error
+    assert call["response"]["choice_logprobs"] == {} and call["raw"]["floored_choices"] == ["positive", "negative"]
+
+
 async def test_engine_run_stores_scored_distributions_and_reruns_from_cache(fault: FaultServer, api_key: str,
                                                                              tmp_path: Path) -> None:
     fault.default = scored([(" negative", -0.4), (" positive", -1.2), ("The", -3.0)], prompt_tokens=50)
@@ -415,6 +489,7 @@ async def test_waiting_for_a_pooled_connection_is_not_a_timeout(fault: FaultServ
         ann.logprobs_supported = False  # straight to the k votes
         resp = await ann.answer(QUERY)  # 12 answers of 0.2 s over 2 connections: the last queues ~1 s
     assert len(resp.samples) == 12 and ann.retries_done == 0
+    assert resp.requests == 12  # no probe once the server is known to give no log-probabilities
     assert fault.max_in_flight == 2
 
 

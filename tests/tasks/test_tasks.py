@@ -90,3 +90,47 @@ def test_multilabel_one_yes_no_question_per_label():
     assert task.normalize_gold("price|food") == ("food", "price")
     m = task.metrics([("food", "price")], [out])
     assert m["subset_accuracy"] == 1.0 and m["micro_f1"] == 1.0
+
+
+@pytest.mark.parametrize("scores", [
+    {"positive": math.nan, "negative": -0.1},
+    {"positive": -0.1, "negative": math.inf},
+    {"positive": -math.inf, "negative": -0.1},
+    {"positive": None, "negative": -0.1},  # a NaN after a trip through the database (stored as null)
+])
+def test_a_non_finite_score_is_a_parse_error_never_a_label(sentiment_task_cfg, scores):
+    task = make_task(sentiment_task_cfg)
+    with pytest.raises(ParseError, match="non-finite"):
+        task.parse(Record("1", {"text": "x"}), [Response(choice_logprobs=scores)])
+
+
+def test_a_non_finite_calibration_prior_is_a_parse_error(sentiment_task_cfg):
+    task = make_task(sentiment_task_cfg)
+    resp = Response(choice_logprobs={"positive": -0.1, "negative": -2.0})
+    with pytest.raises(ParseError):
+        task.parse(Record("1", {"text": "x"}), [resp], prior=[{"positive": math.nan, "negative": 0.0}])
+
+
+def test_no_label_among_the_top_tokens_is_a_parse_error_not_the_first_label(sentiment_task_cfg):
+    """Before, both labels got the same floor and 'positive' won at 0.5, by label order."""
+    task = make_task(sentiment_task_cfg)
+    with pytest.raises(ParseError, match="no label among the model's top tokens"):
+        task.parse(Record("1", {"text": "x"}), [Response(text="I", choice_logprobs={})])
+
+
+def test_multilabel_a_broken_yes_no_score_fails_the_item_naming_the_label():
+    task = make_task(TaskConfig(kind="multilabel", labels={"food": "about food", "service": "about staff"}))
+    ok = Response(choice_logprobs={"yes": -0.1, "no": -2.5})
+    for broken, why in [(Response(choice_logprobs={"yes": math.nan, "no": -0.2}), "non-finite"),
+                        (Response(choice_logprobs={"yes": -0.2, "no": -math.inf}), "non-finite"),
+                        (Response(choice_logprobs={}), "no label among the model's top tokens")]:
+        with pytest.raises(ParseError, match=f"label 'service': .*{why}"):
+            task.parse(Record("1", {"text": "x"}), [ok, broken])
+
+
+def test_average_priors_leave_out_inputs_without_finite_scores():
+    """A content-free input the model answered with no label says nothing about the prior."""
+    prior = average_priors([{"positive": math.log(3), "negative": 0.0}, {},
+                            {"positive": math.nan, "negative": 0.0}])
+    assert prior == pytest.approx(average_priors([{"positive": math.log(3), "negative": 0.0}]))
+    assert average_priors([{}, {"positive": math.inf, "negative": 0.0}]) == {}  # nothing usable: no calibration

@@ -96,23 +96,69 @@ def votes(samples: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
     return {l: c / n for l, c in counts.items()}
 
 
+def _finite(v: Any) -> bool:
+    """A finite real number (numpy scalars too); None (a NaN after the database) is not."""
+    try:
+        return math.isfinite(v)
+    except (TypeError, OverflowError):
+        return False
+
+
+def _scored(lp: Mapping[str, float], labels: Sequence[str], prior: Mapping[str, float] | None) -> dict[str, float]:
+    """A distribution from per-choice log-probabilities. No score, or one that is not a finite
+    number (NaN, inf; stored as null), is a ParseError: a softmax over it would be a guess."""
+    if not lp:
+        raise ParseError("no label among the model's top tokens: it wanted to say something else (check the prompt)")
+    try:
+        vals = [lp[l] for l in labels]
+    except KeyError:
+        raise ParseError(f"the backend scored no log-probability for {[l for l in labels if l not in lp]}") from None
+    if not all(map(_finite, vals)):
+        raise ParseError(f"non-finite label log-probabilities {dict(zip(labels, vals))}: "
+                         "the backend's scores are broken")
+    if prior:
+        vals = [v - prior.get(l, math.nan) for v, l in zip(vals, labels)]
+        if not all(map(math.isfinite, vals)):
+            raise ParseError(f"the calibration prior {dict(prior)} has no finite value for every label")
+    return _normalized(labels, vals)
+
+
 def distribution_of(resp: Response, labels: Sequence[str],
                     prior: Mapping[str, float] | None = None) -> dict[str, float]:
     """A label distribution from one response: scores if it has them, else votes, else its text."""
     lp = resp.choice_logprobs
-    if lp:
-        try:
-            vals = [lp[l] - prior[l] for l in labels] if prior else [lp[l] for l in labels]
-        except KeyError:
-            raise ParseError(f"the backend scored no log-probability for {[l for l in labels if l not in lp]}") from None
-        return _normalized(labels, vals)
+    if lp is not None:
+        return _scored(lp, labels, prior)
     if resp.samples:
         return votes(resp.samples, labels)
     return {l: float(l == match_label(resp.text, labels)) for l in labels}
 
 
+def label_mass(resp: Response) -> float | None:
+    """The share of the model's probability that went to the labels at all: sum(exp(lp)) over
+    the choices. Each choice log-probability is an unnormalised log-probability under the model,
+    so a low mass means the model wanted to say something else, however sure the softmax over
+    the labels looks. Choices the openai backend floored (not among the top tokens; listed in
+    ``raw["floored_choices"]``, which ``Store.calls`` gives back) count 0, since the floor is only
+    an upper bound. None where there are no choice scores (votes, free text) or a score is not a
+    finite number (that answer is a ParseError)."""
+    lp = resp.choice_logprobs
+    if lp is None:
+        return None
+    floored = resp.raw.get("floored_choices") or () if isinstance(resp.raw, Mapping) else ()
+    vals = [v for c, v in lp.items() if c not in floored]
+    if not all(_finite(v) or v == -math.inf for v in vals):
+        return None
+    return min(1.0, sum(math.exp(v) for v in vals))
+
+
 def average_priors(per_input: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    """Mean normalised log-probability per choice over content-free inputs."""
-    keys = per_input[0].keys()
-    normed = [log_normalize(p) for p in per_input]
+    """Mean normalised log-probability per choice over content-free inputs. An input whose
+    scores are missing or not finite (no label among its top tokens, say) tells nothing about the
+    prior and is left out; with none left the prior is {} (no calibration)."""
+    usable = [p for p in per_input if p and all(map(_finite, p.values()))]
+    if not usable:
+        return {}
+    keys = usable[0].keys()
+    normed = [log_normalize(p) for p in usable]
     return {k: sum(p[k] for p in normed) / len(normed) for k in keys}

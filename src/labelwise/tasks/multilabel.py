@@ -72,9 +72,17 @@ class MultiLabel:
               prior: Sequence[Mapping[str, float]] | None = None) -> Labeled:
         if len(responses) != len(self.labels):
             raise ParseError(f"expected {len(self.labels)} answers, got {len(responses)}")
-        probs = {l: distribution_of(r, YES_NO, prior[i] if prior else None)["yes"]
-                 for i, (l, r) in enumerate(zip(self.labels, responses))}
+        probs = {l: _p_yes(l, r, prior[i] if prior else None) for i, (l, r) in enumerate(zip(self.labels, responses))}
         return Labeled(label=tuple(l for l in self.labels if probs[l] >= 0.5), distribution=probs)
 
     def metrics(self, gold: Sequence[Any], labeled: Sequence[Labeled]) -> dict[str, Any]:
         return multilabel_report(gold, [l.label for l in labeled], self.labels)
+
+
+def _p_yes(label: str, resp: Response, prior: Mapping[str, float] | None) -> float:
+    """P(yes) for one label's question. A broken score (NaN, no yes/no among the top tokens) on
+    any label fails the whole item, naming the label: a missing answer is not a "no"."""
+    try:
+        return distribution_of(resp, YES_NO, prior)["yes"]
+    except ParseError as e:
+        raise ParseError(f"label {label!r}: {e}") from None
