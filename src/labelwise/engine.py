@@ -208,11 +208,17 @@ class AnnotationRun:
                 try:
                     try:
                         resp = await self.annotator.answer(query)
-                    except BudgetExhausted as e:  # more was needed than fits: what was sent is counted at its bound
-                        self.store.record_failed_call(key, query.as_json(), self._annotator_id, str(e), None,
-                                                      held[1], held[2], held[0], held[3], reservation)
-                        self.summary.calls += 1
-                        self.summary.money += held[0]
+                    except BudgetExhausted as e:  # it needed more than fits (reserve_more): not sent
+                        paid = getattr(e, "paid", None)  # (usage, requests, raw) already answered, if any
+                        if paid is None:
+                            self.budget.release(reservation)
+                        else:
+                            cost = self.price.cost(paid[0]) if self.price else 0.0
+                            self.store.record_failed_call(key, query.as_json(), self._annotator_id, str(e), paid[2],
+                                                          paid[0].prompt_tokens, paid[0].completion_tokens, cost,
+                                                          paid[1], reservation)
+                            self.summary.calls += 1
+                            self.summary.money += cost
                         if not self.summary.stopped:
                             self.summary.stopped, self.summary.stop_cause = str(e), "budget"
                         raise _Stop() from None

@@ -41,3 +41,20 @@ def test_a_server_that_over_bills_is_stopped_once_spend_passes_the_limit(tmp_pat
     assert sent < N
     # once spend passed $20, only calls already in flight (at most 4) were still answered
     assert sent * per_call <= 20.0 + 4 * per_call + per_call
+
+
+def test_votes_are_reserved_before_they_are_sent_and_counted_in_requests(tmp_path):
+    """A server without log-probabilities: each item is answered by 5 sampled votes (after one
+    probe on the first item). Under requests: 14 the third item's votes do not fit and are never
+    sent; the ledger counts paid requests, not answers."""
+    from tests.servers import plain
+    with FaultServer(default=plain("positive")) as server:
+        proj = make_project(tmp_path / "p", server.url, n=5, concurrency=1, budget="budget:\n  requests: 14",
+                            extra="")
+        r = cli("annotate", "-p", str(proj))
+        assert r.returncode == 3, r.stdout + r.stderr
+        assert "budget for requests reached: 11 requests spent" in " ".join(r.stdout.split())
+        assert len(server.chat_requests) == 11  # probe + 5 votes, then 5 votes; the third item's never went out
+    with sqlite3.connect(proj / "labelwise.db") as c:
+        assert c.execute("SELECT SUM(requests), COUNT(*) FROM ledger").fetchone() == (11, 2)
+        assert c.execute("SELECT COUNT(*) FROM budget_reservations").fetchone()[0] == 0

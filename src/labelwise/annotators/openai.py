@@ -22,9 +22,9 @@ from typing import Any, Mapping, Sequence
 
 import httpx
 
-from ..errors import AnnotatorError, ConfigError, MalformedAnswer
+from ..errors import AnnotatorError, BudgetExhausted, ConfigError, MalformedAnswer
 from ..types import Query, Response, Usage
-from .base import default_max_usage, register_annotator
+from .base import default_max_usage, prompt_bytes_bound, register_annotator, reserve_more
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 TOP_LOGPROBS = 20
@@ -283,8 +283,15 @@ class OpenAIAnnotator:
                 "temperature": self.cfg.temperature, "samples": self.cfg.samples, "seed": self.cfg.seed}
 
     def max_usage(self, query: Query) -> Usage:
-        # choices: a 1-token log-probability probe, then possibly k sampled votes
-        return default_max_usage(query, samples=self.cfg.samples + 1 if query.choices else query.samples)
+        """Choices: the 1-token log-probability probe only; the k sampled votes it may need
+        instead are reserved (``reserve_more``) before they are sent, so a call holds no more of
+        the budget than it can really spend."""
+        if query.choices:
+            return Usage(prompt_bytes_bound(query), 1)
+        return default_max_usage(query, samples=query.samples)
+
+    def max_requests(self, query: Query) -> int:
+        return 1 if query.choices else query.samples
 
     def _api_key(self) -> str | None:
         return (os.environ.get(self.cfg.api_key_env) or None) if self.cfg.api_key_env else None
@@ -376,8 +383,15 @@ class OpenAIAnnotator:
             scored = self._scored(probes[0], choices, t0)
             if scored is not None:
                 return scored
+        k = self.cfg.samples
+        try:
+            await reserve_more(Usage(prompt_bytes_bound(query) * k, query.max_tokens * k), k)  # before any is sent
+        except BudgetExhausted as e:  # the votes are not sent; a probe that was is the engine's to count
+            if probes:
+                e.paid = (probes[0].usage, 1, probes[0].data)  # type: ignore[attr-defined]
+            raise
         votes = await self._post_all([self._payload(query, temperature=self.cfg.temperature, seed=self.cfg.seed + i)
-                                      for i in range(self.cfg.samples)])
+                                      for i in range(k)])
         texts = tuple(a.text for a in votes)
         raw: dict[str, Any] = {"responses": [a.data for a in votes]}
         if probes:
