@@ -44,9 +44,13 @@ def _label_masses(project: Project, anns: Sequence[Annotation]) -> list[float]:
 
 
 def evaluate(project: Project) -> dict[str, Any]:
-    task, store = project.task, project.store
-    records = {r.id: r for r in store.records()}
-    anns = [a for a in store.annotations(project.annotator.id, task.template_hash) if a.record_id in records]
+    """The records of the data file as it is now, each with its annotation as the project asks
+    now (its text, prompt and annotator settings); rows removed from the file are not counted."""
+    task = project.task
+    data = project.read_data()
+    current = project.current_annotations(data)
+    records = {r.id: r for r in data}
+    anns = [current[r.id] for r in data if r.id in current]
     ok = [a for a in anns if a.error is None]
     gold = [records[a.record_id].gold for a in ok]
     m = task.metrics(gold, [Labeled(a.label, a.distribution) for a in ok])
