@@ -41,21 +41,30 @@ def test_scores_every_choice_with_the_models_chat_template(annotator):
     assert r.text == max(r.choice_logprobs, key=r.choice_logprobs.get)
 
 
-def test_kv_cache_reuse_gives_the_same_scores_as_a_fresh_context(annotator):
-    a1 = annotator.answer_sync(q("Loved every minute, great staff."))
-    b = annotator.answer_sync(q("Terrible, never again."))
-    a2 = annotator.answer_sync(q("Loved every minute, great staff."))
-    assert b.raw["prompt_tokens_reused"] > 10  # the system prompt was not evaluated again
-    for c in a1.choice_logprobs:
-        assert a2.choice_logprobs[c] == pytest.approx(a1.choice_logprobs[c], abs=1e-3)
+LONG_SYSTEM = Message("system", "Classify the sentiment of the restaurant review. Answer positive when the "
+                               "reviewer liked the food, the service or the place, and negative when they did not. "
+                               "Mixed reviews: answer with the overall feeling.")
+
+
+def test_kv_cache_reuse_at_block_boundaries_gives_exactly_the_scores_of_a_fresh_context(annotator):
+    from labelwise.annotators.llamacpp import BLOCK
+
+    def lq(text):
+        return Query((LONG_SYSTEM, Message("user", f"Review: {text}\nSentiment:")), choices=("positive", "negative"))
+
+    a1 = annotator.answer_sync(lq("Loved every minute, great staff."))
+    b = annotator.answer_sync(lq("Terrible, never again."))
+    a2 = annotator.answer_sync(lq("Loved every minute, great staff."))
+    reused = b.raw["prompt_tokens_reused"]
+    assert reused >= BLOCK and reused % BLOCK == 0  # the system prompt was not evaluated again
+    assert a2.choice_logprobs == a1.choice_logprobs  # bit for bit, not approximately
     other = fresh()
     try:
-        b_fresh = other.answer_sync(q("Terrible, never again."))
+        b_fresh = other.answer_sync(lq("Terrible, never again."))
     finally:
         other.unload()
     assert b_fresh.raw["prompt_tokens_reused"] == 0
-    for c in b.choice_logprobs:
-        assert b.choice_logprobs[c] == pytest.approx(b_fresh.choice_logprobs[c], abs=1e-3)
+    assert b.choice_logprobs == b_fresh.choice_logprobs
 
 
 def test_multi_token_choices_are_scored_token_by_token(annotator):
