@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results import mean_std as fmt, sample_csv as sample, shared_datasets, write_section  # noqa: E402
+from results import collapse_two_class, mean_std as fmt, sample_csv as sample, shared_datasets, write_section  # noqa: E402
 
 from labelwise.loop import ActiveLearningLoop, evaluate_by_domain, split_records  # noqa: E402
 from labelwise.loop_models import rounds_for  # noqa: E402
@@ -56,7 +56,9 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=200)
     ap.add_argument("--target", type=int, default=100)
     ap.add_argument("--budgets", default="100,200,400")
-    ap.add_argument("--strategies", default="random,entropy,margin,ci,diversity")
+    ap.add_argument("--strategies", default="random,entropy,margin,ci,diversity",
+                    help="comma-separated; with two labels only one of entropy/margin/least_confidence runs "
+                         "(they rank items identically)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--model", default="qwen2.5-coder-1.5b-instruct")
@@ -65,6 +67,7 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         p = build(Path(tmp), args)
+        strategies, row_name, same_note = collapse_two_class(args.strategies.split(","), len(p.task.labels))
         records = p.load_records()
         pool, test = split_records(records, "test")
         t0 = time.perf_counter()
@@ -78,12 +81,12 @@ def main() -> None:
         lines = ["| strategy | LLM labels | " + " | ".join(domains) + " |", "|---" * (len(domains) + 2) + "|"]
         means: dict[tuple[str, int], float] = {}
         for b in budgets:
-            for s in args.strategies.split(","):
+            for s in strategies:
                 per_seed = [ActiveLearningLoop(p, strategy=s, budget=b, rounds=args.rounds, seed=seed,
                                                seed_size=max(20, b // 4)).run()[-1] for seed in seeds]
                 cells = [fmt([r["test"][d]["accuracy"] for r in per_seed]) for d in domains]
                 means[(s, b)] = float(np.mean([r["test"]["source"]["accuracy"] for r in per_seed]))
-                lines.append(f"| {s} | {b} | " + " | ".join(cells) + " |")
+                lines.append(f"| {row_name[s]} | {b} | " + " | ".join(cells) + " |")
             gold_rows = []
             for seed in seeds:
                 ids = np.random.default_rng(seed).permutation(len(pool))[:b]
@@ -97,17 +100,18 @@ def main() -> None:
         ev = evaluate_by_domain(full, rounds_for(p.task), test)
         lines.append(f"| *all gold labels of the pool* | {len(pool)} | " + " | ".join(f"{ev[d]['accuracy']:.3f}"
                                                                                     for d in domains) + " |")
-    best = {b: max((s for s in args.strategies.split(",")), key=lambda s: means[(s, b)]) for b in budgets}
+    best = {b: max(strategies, key=lambda s: means[(s, b)]) for b in budgets}
     body = (f"Pool {len(pool)} SST-2 train sentences; source test {len(src)} SST-2 validation; targets "
             f"{args.target} sentences per domain. Annotator `{args.model}` (embedded), small model: MiniLM "
             f"embeddings + logistic regression, {args.rounds} rounds after a seed of budget/4 random items, "
             f"seeds {args.seeds}; accuracy mean ± std over seeds.\n\n" + "\n".join(lines) +
+            (f"\n\n{same_note}" if same_note else "") +
             f"\n\nThe LLM itself, labelling every item: {llm_acc:.1%} on the source test, {llm_pool_acc:.1%} on the "
             f"pool ({llm_seconds / (len(pool) + len(src)):.2f} s/item on this machine, $0). "
             "Best strategy on the source test per budget: "
             + ", ".join(f"{b}: **{best[b]}** ({means[(best[b], b)]:.3f})" for b in budgets) + ".")
     write_section("loop", "Active learning on sentiment (source SST-2, shifted targets)", body,
-                  "python bench/bench_loop.py")
+                  " ".join(["python bench/bench_loop.py", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

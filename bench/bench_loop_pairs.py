@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results import mean_std as fmt, sample_csv as sample, shared_datasets, write_section  # noqa: E402
+from results import collapse_two_class, mean_std as fmt, sample_csv as sample, shared_datasets, write_section  # noqa: E402
 
 from labelwise.loop import ActiveLearningLoop, evaluate_by_domain, split_records  # noqa: E402
 from labelwise.loop_models import rounds_for  # noqa: E402
@@ -63,7 +63,9 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=150)
     ap.add_argument("--target", type=int, default=150)
     ap.add_argument("--budgets", default="100,200,400", help="each a multiple of the first (the round size)")
-    ap.add_argument("--strategies", default="random,entropy,margin,ci,diversity")
+    ap.add_argument("--strategies", default="random,entropy,margin,ci,diversity",
+                    help="comma-separated; with two labels only one of entropy/margin/least_confidence runs "
+                         "(they rank items identically)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--few-shot", type=int, default=4, help="fixed label-balanced examples in each prompt (0: none)")
     ap.add_argument("--model", default="qwen2.5-coder-1.5b-instruct")
@@ -75,6 +77,7 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         p = build(Path(tmp), args)
+        strategies, row_name, same_note = collapse_two_class(args.strategies.split(","), len(p.task.labels))
         pool, test = split_records(p.load_records(), "test")
         src = [r for r in test if not r.domain]
         t0 = time.perf_counter()
@@ -91,7 +94,7 @@ def main() -> None:
         lines = ["| strategy | LLM labels | MRPC test (source) | STS-B (target) |", "|---|---|---|---|"]
         kind = rounds_for(p.task)
         curves = {}  # (strategy, seed) -> {labels bought: round result}
-        for strategy in args.strategies.split(","):
+        for strategy in strategies:
             for seed in seeds:
                 t1 = time.perf_counter()
                 run = ActiveLearningLoop(p, strategy=strategy, budget=budgets[-1], rounds=budgets[-1] // step - 1,
@@ -100,9 +103,9 @@ def main() -> None:
                 print(strategy, seed, {n: round(r["test"]["source"]["accuracy"], 3) for n, r in
                                        curves[strategy, seed].items()}, f"{time.perf_counter() - t1:.0f}s", flush=True)
         for b in budgets:
-            for strategy in args.strategies.split(","):
+            for strategy in strategies:
                 per_seed = [curves[strategy, seed][b] for seed in seeds]
-                lines.append(f"| {strategy} | {b} | " + " | ".join(fmt([r["test"][d]["accuracy"] for r in per_seed])
+                lines.append(f"| {row_name[strategy]} | {b} | " + " | ".join(fmt([r["test"][d]["accuracy"] for r in per_seed])
                                                                    for d in domains) + " |")
             gold_rows = []
             for seed in seeds:
@@ -122,6 +125,7 @@ def main() -> None:
             f"P(yes) by logistic calibration); {args.few_shot} fixed few-shot examples per prompt; one loop per strategy "
             f"and seed: a random seed of {step} LLM labels, then rounds of {step} chosen by the strategy, accuracy read "
             f"after {args.budgets} labels; seeds {args.seeds}; accuracy mean ± std over seeds.\n\n" + "\n".join(lines) +
+            (f"\n\n{same_note}" if same_note else "") +
             f"\n\nThe LLM itself, labelling every item: {llm['source']:.1%} on MRPC test, {llm['stsb']:.1%} on the "
             f"STS-B target, {llm_pool:.1%} on the pool ({llm_seconds / (len(pool) + len(test)):.2f} s/item here, $0). "
             f"Always answering \"yes\" scores {majority['source']:.1%} on MRPC test and {majority['stsb']:.1%} on "

@@ -61,3 +61,32 @@ def sample_csv(path: Path, n: int, seed: int = 13, keep: Callable[[dict], bool] 
 def mean_std(vals: list[float]) -> str:
     import numpy as np
     return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}"
+
+
+# entropy, margin and least-confidence are each a strictly monotone function of the larger class
+# probability when there are two classes, so they rank a pool identically: one run stands for all.
+SAME_FOR_TWO = ("entropy", "margin", "least_confidence")
+
+
+def collapse_two_class(strategies: list[str], n_labels: int) -> tuple[list[str], dict[str, str], str]:
+    """For a two-label task, keep one of entropy / margin / least_confidence (entropy where named).
+
+    Returns the strategies to run (order kept), the row label of each, and a sentence for under
+    the table ("" when nothing was collapsed). Prints a note when strategies were dropped.
+    """
+    names = {s: s for s in strategies}
+    named = [s for s in strategies if s in SAME_FOR_TWO]
+    if n_labels != 2 or not named:
+        return list(strategies), names, ""
+    keep = "entropy" if "entropy" in named else named[0]
+    dropped = [s for s in dict.fromkeys(named) if s != keep]
+    out = [s for s in dict.fromkeys(strategies) if s not in dropped]
+    others = [s for s in SAME_FOR_TWO if s != keep]
+    names[keep] = f"{keep} (= {' = '.join(s.replace('_', '-') for s in others)} for two classes)"
+    if dropped:
+        print(f"note: with two labels {', '.join(SAME_FOR_TWO)} rank items identically; running only {keep} "
+              f"(dropped: {', '.join(dropped)})", flush=True)
+    sentence = (f"With two classes, entropy, margin and least-confidence are each a strictly monotone function "
+                f"of the larger class probability, so they pick the same items: only `{keep}` was run, and its "
+                f"row stands for all three.")
+    return out, names, sentence
