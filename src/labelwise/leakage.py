@@ -117,7 +117,8 @@ def probe_leakage(project: Project, n: int = 50, dataset_names: Sequence[str] = 
     fields = project.task.input_fields
     records = sample_records(project.load_records(), fields, n, seed)
     probes = build_probes(records, fields, seed)
-    asyncio.run(_ask_all(project, annotator, probes))
+    with project.store.lock("leakage probes"):  # one paying run per project, its budget shared
+        asyncio.run(_ask_all(project, annotator, probes))
     for p in probes:
         p["score"] = _score(p, dataset_names)
     out_dir = out_dir or project.config.root
