@@ -82,8 +82,10 @@ def test_a_resumed_loop_selects_what_an_uninterrupted_one_does(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         ActiveLearningLoop(cut, strategy="margin", budget=50, rounds=3, seed=4, seed_size=20,
                            on_round=crash_after_round_1).run()
-    resumed = ActiveLearningLoop(cut, strategy="margin", budget=50, rounds=3, seed=4, seed_size=20).run()
-    name = "margin/b50/s4/logreg"
+    again = ActiveLearningLoop(cut, strategy="margin", budget=50, rounds=3, seed=4, seed_size=20)
+    resumed = again.run()
+    name = again.run_name
+    assert name.startswith("margin/b50/s4/logreg/")
     assert [r["round"] for r in resumed] == [0, 1, 2, 3]
     assert [sorted(lab) for _, _, lab, _ in cut.store.rounds(name)] == \
         [sorted(lab) for _, _, lab, _ in whole.store.rounds(name)]
@@ -129,16 +131,19 @@ def test_loop_resumes_at_last_finished_round_and_reuses_answers(project):
 def test_report_is_one_html_file_with_plots_and_json(project, tmp_path):
     p, _ = project
     for seed in (0, 1):
-        ActiveLearningLoop(p, strategy="entropy", budget=30, rounds=1, seed=seed, seed_size=20).run()
+        loop = ActiveLearningLoop(p, strategy="entropy", budget=30, rounds=1, seed=seed, seed_size=20)
+        loop.run()
+    series = loop.run_name.replace("/s1/", "/")  # the report averages over the seed part of a run's name
+    assert series.startswith("entropy/b30/logreg/")
     results = [res for _, _, _, res in p.store.rounds()]
     out = write_report(results, tmp_path / "r.html", pool_size=140, cost_per_llm_label=0.001,
                        seconds_per_llm_label=0.5, human_price_per_label=0.08)
     html = out.read_text()
     assert html.count("data:image/png;base64,") == 2  # one plot per test domain
-    assert "entropy/b30/logreg" in html and "$11.20" in html  # 140 labels x $0.08 by hand
+    assert series in html and "$11.20" in html  # 140 labels x $0.08 by hand
     import json
     fig = json.loads(out.with_suffix(".json").read_text())
-    assert fig["series"]["entropy/b30/logreg"][-1]["seeds"] == 2
+    assert list(fig["series"]) == [series] and fig["series"][series][-1]["seeds"] == 2
 
 
 def test_report_plots_against_money_when_the_llm_was_paid_for(tmp_path):
@@ -211,6 +216,124 @@ def test_report_says_which_runs_stopped_early(project, tmp_path):
     full = ActiveLearningLoop(p, strategy="random", budget=40, rounds=2, seed=0, seed_size=20).run()
     html = write_report(stopped + full, tmp_path / "stops.html", pool_size=140, cost_per_llm_label=0.0,
                         seconds_per_llm_label=1.0, human_price_per_label=0.1).read_text()
-    rows = {r.split("</td>")[0]: r.split("</tr>")[0] for r in html.split("<tr><td>")[1:]}
-    assert rows["entropy/b60/logreg"].endswith("<td>1 of 1 seeds</td>")
+    rows = {r.split("</td>")[0].rsplit("/", 1)[0]: r.split("</tr>")[0] for r in html.split("<tr><td>")[1:]}
+    assert rows["entropy/b60/logreg"].endswith("<td>1 of 1 seeds</td>")  # (series name less its hash)
     assert rows["random/b40/logreg"].endswith("<td>–</td>")
+
+
+# -- multi-label: one yes/no small model per label, uncertainty over the per-label probabilities --
+
+ASPECTS = {
+    "food": ["the pasta was delicious", "our pizza came out perfectly crispy", "the curry was full of flavour",
+             "the soup was cold and bland", "my burger was greasy and burnt", "the fish tasted off",
+             "fresh sushi and tasty dumplings", "the dessert was heavenly"],
+    "price": ["it was far too expensive for what you get", "prices are very reasonable", "the bill was outrageous",
+              "great value for money", "the lunch deal is cheap", "drinks are overpriced",
+              "we paid a fortune", "affordable for a family"],
+    "service": ["the waiter was rude to us", "staff were friendly and attentive", "we waited an hour to be served",
+                "our server was lovely", "nobody came to take our order", "the host greeted us warmly",
+                "the manager ignored our complaint", "service was quick"],
+}
+FILLER = ["We went there on a Friday.", "It is near the station.", "I came with my family.", "The place was busy.",
+          "We sat by the window.", "It was my second visit."]
+
+
+def make_multilabel_project(tmp_path, n=200, n_test=50):
+    """Restaurant reviews about one to three aspects, 150 pool items and 50 test items, and an
+    oracle annotator that answers each per-label question with the gold set's yes or no."""
+    import random
+    rng = random.Random(0)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    gold = {}
+    with open(tmp_path / "data.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "labels", "split"])
+        for i in range(n):
+            text = None
+            while text is None or text in gold:  # distinct texts: one record per question asked
+                aspects = [a for a in ASPECTS if rng.random() < 0.45] or [rng.choice(list(ASPECTS))]
+                parts = [rng.choice(ASPECTS[a]).capitalize() + "." for a in aspects] + [rng.choice(FILLER)]
+                rng.shuffle(parts)
+                text = " ".join(parts)
+            gold[text] = set(aspects)
+            w.writerow([f"r{i}", text, "|".join(aspects), "test" if i >= n - n_test else "pool"])
+    (tmp_path / "labelwise.yaml").write_text(
+        "task:\n  kind: multilabel\n  instructions: Which aspects of the restaurant does the review discuss?\n"
+        "  labels: {food: the food or drinks, price: prices or value, service: the staff or service}\n"
+        "data:\n  path: data.csv\n  id_field: id\n  label_field: labels\n  split_field: split\n"
+        "annotator:\n  backend: fake\n")
+    p = Project.open(tmp_path)
+
+    def oracle(q):
+        text, rest = q.messages[-1].content.split("Text: ", 1)[1].rsplit('\nDoes the label "', 1)
+        yes = rest.split('"', 1)[0] in gold[text]
+        return {"yes": math.log(0.95 if yes else 0.05), "no": math.log(0.05 if yes else 0.95)}
+
+    fake = FakeAnnotator(oracle, model="aspect-oracle")
+    p.__dict__["annotator"] = fake
+    return p, fake
+
+
+@pytest.mark.parametrize("strategy,balance", [("uncertainty", False), ("max_token_entropy", False),
+                                              ("sequence_least_confidence", True), ("ci", False),
+                                              ("diversity", False), ("committee", False), ("random", False)])
+def test_a_multilabel_loop_buys_the_budget_and_learns(tmp_path, strategy, balance):
+    from labelwise.quality.classification_metrics import multilabel_report
+    p, fake = make_multilabel_project(tmp_path)
+    loop = ActiveLearningLoop(p, strategy=strategy, budget=60, rounds=2, seed=0, seed_size=20, class_balance=balance)
+    results = loop.run()
+    assert [r["round"] for r in results] == [0, 1, 2] and results[-1]["llm_labels"] == 60
+    assert fake.calls == 60 * 3  # one yes/no question per label
+    assert results[-1]["metric"] == "micro_f1" and results[-1]["llm_label_accuracy"] == 1.0
+    assert set(results[-1]["label_counts"]) == {"food", "price", "service"}
+    assert all(0 < v < 60 for v in results[-1]["label_counts"].values())
+    # MiniLM + one LogReg per aspect on 60 clean label sets finds the aspects in held-out reviews,
+    # clearly better than answering every aspect for every review (micro-F1 0.70 here)
+    test = [r for r in p.read_data() if r.split == "test"]
+    every = multilabel_report([r.gold for r in test], [p.task.labels] * len(test), p.task.labels)["micro_f1"]
+    assert every < 0.72 and results[-1]["test"]["source"]["micro_f1"] >= 0.8
+    rows = loop.final_labels()
+    assert len(rows) == 150 and sum(r["source"] == "llm" for r in rows) == 60
+    predicted = [r for r in rows if r["source"] == "small_model"]
+    assert all(isinstance(r["label"], list) and set(r["label"]) <= {"food", "price", "service"} for r in predicted)
+    assert all(0 < r["confidence"] <= 1 for r in predicted)
+
+
+def test_multilabel_uncertainty_picks_items_the_model_is_unsure_of(tmp_path):
+    """The default strategy ranks by mean per-label entropy: what it picks in round 1 is less
+    certain, on average, than what random picks from the same model's pool."""
+    from labelwise.strategies.scoring import mean_token_entropy
+    p, _ = make_multilabel_project(tmp_path)
+    unsure = ActiveLearningLoop(p, strategy=None, budget=30, rounds=1, seed=0, seed_size=20)
+    assert unsure.strategy == "mean_token_entropy"
+    unsure.run()
+    rand = ActiveLearningLoop(p, strategy="random", budget=30, rounds=1, seed=0, seed_size=20)
+    rand.run()
+    (_, _, seed_set, _), (_, _, after_unsure, _) = p.store.rounds(unsure.run_name)
+    after_random = p.store.rounds(rand.run_name)[1][2]
+    assert set(seed_set) <= set(after_random)  # the same seed set, so the same round-0 model
+    pool = [r for r in p.store.records() if r.split != "test"]
+    by_id = {r.id: r for r in pool}
+    model = unsure._fit(by_id, seed_set)
+    state = unsure.kind.pool_state(model, pool, seed_set, "mean_token_entropy")
+    score = dict(zip(state.ids, mean_token_entropy(state.token_marginals)))
+    picked_unsure = [score[i] for i in after_unsure if i not in seed_set]
+    picked_random = [score[i] for i in after_random if i not in seed_set]
+    unlabeled = sorted((score[i] for i in score if i not in seed_set), reverse=True)
+    assert sorted(picked_unsure, reverse=True) == pytest.approx(unlabeled[:10])  # the 10 most uncertain
+    assert sum(picked_unsure) / 10 > sum(picked_random) / 10
+
+
+def test_a_resumed_multilabel_loop_selects_what_an_uninterrupted_one_does(tmp_path):
+    """Resumed rounds come back from JSON with label sets as lists; the loop treats them alike."""
+    whole, _ = make_multilabel_project(tmp_path / "whole")
+    expected = ActiveLearningLoop(whole, strategy=None, budget=40, rounds=2, seed=1, seed_size=20).run()
+    cut, fake = make_multilabel_project(tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        ActiveLearningLoop(cut, strategy=None, budget=40, rounds=2, seed=1, seed_size=20,
+                           on_round=crash_after_round_1).run()
+    loop = ActiveLearningLoop(cut, strategy=None, budget=40, rounds=2, seed=1, seed_size=20)
+    resumed = loop.run()
+    assert fake.calls == 40 * 3
+    assert sorted(cut.store.rounds(loop.run_name)[-1][2]) == sorted(whole.store.rounds(loop.run_name)[-1][2])
+    assert resumed[-1]["test"] == expected[-1]["test"]

@@ -5,6 +5,8 @@ budget, ledger), so strategies compared on one pool share every answer already b
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
@@ -52,11 +54,28 @@ class ActiveLearningLoop:
         self.kind = rounds_for(self.project.task)
         if self.strategy in (None, "uncertainty"):  # the task kind's uncertainty measure
             self.strategy = self.kind.default_strategy
+        self.kind.check_strategy(self.strategy)
         self.model = self.model or self.kind.default_model
 
     @property
+    def parameters(self) -> dict[str, Any]:
+        """Everything that changes what the loop buys or trains, but the seed. The stopping rule
+        is left out on purpose: it never changes what is selected, only when the loop ends."""
+        p = self.project
+        return {"annotator": p.annotator.id, "annotator_identity": dict(p.annotator.identity()),
+                "template": p.task.template_hash, "strategy": self.strategy, "class_balance": self.class_balance,
+                "budget": self.budget, "rounds": self.rounds, "seed_size": min(self.seed_size, self.budget),
+                "seed_from_gold": self.seed_from_gold, "model": self.model, "test_split": self.test_split}
+
+    @property
     def run_name(self) -> str:
-        return f"{self.strategy}{'+balanced' if self.class_balance else ''}/b{self.budget}/s{self.seed}/{self.model}"
+        """``strategy/b<budget>/s<seed>/<model>/<hash>``: a readable prefix, then a hash of
+        :attr:`parameters`, so another annotator, template or schedule is another run (with its
+        own rounds and its own LLM calls) while the same parameters resume. The seed is a part of
+        its own and out of the hash: the report drops ``s<seed>`` to average runs over seeds."""
+        digest = hashlib.sha256(json.dumps(self.parameters, sort_keys=True, default=str).encode()).hexdigest()[:10]
+        return (f"{self.strategy}{'+balanced' if self.class_balance else ''}/b{self.budget}/s{self.seed}/"
+                f"{self.model}/{digest}")
 
     def _llm_labels(self, records: list[Record]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Annotate through the engine; return the answer per item asked (None where the answer was
@@ -73,7 +92,7 @@ class ActiveLearningLoop:
         ids = sorted(i for i, label in labeled.items() if label is not None)
         if not ids:
             return None
-        model = make_small_model(self.model, store=self.project.store, seed=self.seed)
+        model = self.kind.wrap(make_small_model(self.model, store=self.project.store, seed=self.seed))
         return model.fit(self.kind.inputs([pool[i] for i in ids]), [labeled[i] for i in ids])
 
     def _predictions(self, model: Any, pool_records: list[Record]) -> np.ndarray:
@@ -108,7 +127,8 @@ class ActiveLearningLoop:
             if len({str(labeled[i]) for i in ids}) < 2:
                 ids = set(usable)
             votes.append(self.kind.votes(self._fit(pool, {i: labeled[i] for i in ids}), X))
-        return np.stack(votes)
+        # class indices 0..m-1 over the votes cast (a multi-label vote is a label set, not an index)
+        return np.unique(np.stack(votes), return_inverse=True)[1].reshape(len(votes), -1)
 
     def final_labels(self) -> list[dict[str, Any]]:
         """Every pool item's label: the LLM's where bought, else the small model's with its
@@ -138,7 +158,8 @@ class ActiveLearningLoop:
         results = [res for _, _, _, res in done]
         labeled: dict[str, Any] = dict(done[-1][2]) if done else {}
         start = done[-1][1] + 1 if done else 0
-        per_round = max(1, math.ceil((self.budget - self.seed_size) / self.rounds))
+        seed_size = min(self.seed_size, self.budget)  # the budget counts every LLM label, the seed's too
+        per_round = max(1, math.ceil((self.budget - seed_size) / self.rounds))
         model: Any = _NOT_FITTED  # the model trained at the end of the previous round, reused to select
         stable = StableStop(self.stable_rounds, self.stable_change) if self.stable_rounds else None
         if stable is not None and done:  # resumed with the rule on
@@ -151,7 +172,7 @@ class ActiveLearningLoop:
         for rnd in range(start, self.rounds + 1):
             if rnd == 0:
                 rng = np.random.default_rng(self.seed)
-                chosen = [pool_records[i].id for i in rng.permutation(len(pool_records))[: self.seed_size]]
+                chosen = [pool_records[i].id for i in rng.permutation(len(pool_records))[:seed_size]]
             else:
                 remaining = self.budget - len(labeled)
                 if remaining <= 0:

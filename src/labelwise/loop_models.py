@@ -2,8 +2,9 @@
 state a strategy reads, the test metrics and the labels it gives the rest of the pool.
 
 ``ClassifierRounds`` serves classification and pairs (one label per item); ``TaggerRounds``
-serves NER (one tag per token, marginals from a CRF or token classifier). The loop picks one by
-the task kind and stays wiring only.
+serves NER (one tag per token, marginals from a CRF or token classifier); ``MultiLabelRounds``
+serves multi-label classification (a set of labels per item, one yes/no small model per label).
+The loop picks one by the task kind and stays wiring only.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .quality.classification_metrics import classification_report
+from .errors import ConfigError
+from .quality.classification_metrics import classification_report, multilabel_report
 from .strategies import PoolState
 from .types import Record
 
@@ -23,6 +25,13 @@ class ClassifierRounds:
 
     def __init__(self, task: Any) -> None:
         self.task = task
+
+    def check_strategy(self, strategy: str) -> None:
+        """Refuse, before anything is bought, a strategy this kind cannot feed."""
+
+    def wrap(self, model: Any) -> Any:
+        """The small model the loop trains, built around the registered one it names."""
+        return model
 
     def inputs(self, records: Sequence[Record]) -> list[Any]:
         f = self.task.input_fields
@@ -126,5 +135,136 @@ class TaggerRounds(ClassifierRounds):
                 for t, m in zip(tags, model.token_marginals(X))]
 
 
+class OneVsRest:
+    """A multi-label small model from any single-label one: per label, a clone of ``base`` learns
+    "yes"/"no" (does the item carry it?). A label that every bought item has, or none has, gets
+    no model but its smoothed rate (yes + 1) / (n + 2): a label the LLM never gave yet stays
+    possible, so uncertainty still sees it."""
+
+    def __init__(self, base: Any, labels: Sequence[str]) -> None:
+        self.base = base
+        self.labels = tuple(labels)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {"base": self.base, "labels": self.labels}
+
+    def clone(self) -> "OneVsRest":
+        return OneVsRest(self.base.clone(), self.labels)
+
+    def fit(self, X: Sequence[Any], label_sets: Sequence[Sequence[str]]) -> "OneVsRest":
+        X, sets = list(X), [set(s) for s in label_sets]
+        if not X or len(X) != len(sets):
+            raise ValueError(f"fit needs one label set per input and at least one input; got {len(X)}, {len(sets)}")
+        self.models_: dict[str, Any] = {}
+        self.rates_: dict[str, float] = {}
+        for label in self.labels:
+            y = ["yes" if label in s else "no" for s in sets]
+            if len(set(y)) == 2:
+                self.models_[label] = self.base.clone().fit(X, y)
+            else:
+                self.rates_[label] = (y.count("yes") + 1) / (len(y) + 2)
+        self.classes_ = np.array(self.labels, dtype=object)
+        return self
+
+    def _proba(self, X: Sequence[Any], base: bool) -> np.ndarray:
+        X = list(X)
+        cols = []
+        for label in self.labels:
+            m = self.models_.get(label)
+            if m is None:
+                cols.append(np.full(len(X), self.rates_[label]))
+            else:
+                proba = np.asarray(m.base_proba(X) if base else m.predict_proba(X))
+                cols.append(proba[:, list(m.classes_).index("yes")])
+        return np.column_stack(cols) if cols else np.zeros((len(X), 0))
+
+    def label_proba(self, X: Sequence[Any]) -> np.ndarray:
+        """(n, n_labels): the probability that each item carries each label, schema order."""
+        return self._proba(X, base=False)
+
+    def base_label_proba(self, X: Sequence[Any]) -> np.ndarray:
+        """The same from each label's base model (for conditional informativeness)."""
+        return self._proba(X, base=True)
+
+    def predict(self, X: Sequence[Any]) -> list[tuple[str, ...]]:
+        """The labels with probability >= 0.5, in schema order (as the multi-label task parses)."""
+        return [tuple(l for l, p in zip(self.labels, row) if p >= 0.5) for row in self.label_proba(X)]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.base.embed(texts)
+
+
+class MultiLabelRounds(ClassifierRounds):
+    """Multi-label classification: each label is a yes/no question, so the per-label
+    probabilities are laid out as the token marginals of a "sentence" whose tokens are the
+    labels, rows (P(yes), P(no)). The sentence strategies then mean what multi-label active
+    learning uses: ``mean_token_entropy`` the mean per-label entropy (the default),
+    ``max_token_entropy`` the most uncertain label, ``sequence_least_confidence``
+    1 - P(best label set)."""
+
+    default_model = "logreg"
+    default_strategy = "mean_token_entropy"
+    metric = "micro_f1"
+    STRATEGIES = ("mean_token_entropy", "max_token_entropy", "sequence_least_confidence", "random",
+                  "diversity", "committee", "ci")
+
+    def check_strategy(self, strategy: str) -> None:
+        if strategy not in self.STRATEGIES:
+            raise ConfigError(f"strategy '{strategy}' needs one probability distribution over classes per item; a "
+                              f"multi-label item has one yes/no probability per label. Use one of "
+                              f"{', '.join(self.STRATEGIES)} (uncertainty = mean_token_entropy, the mean "
+                              f"per-label entropy)", field="loop.strategy")
+
+    def wrap(self, model: Any) -> OneVsRest:
+        return OneVsRest(model, self.task.labels)
+
+    def pool_state(self, model: Any, records: Sequence[Record], labeled: dict[str, Any], strategy: str) -> PoolState:
+        X = self.inputs(records)
+        P = model.label_proba(X)
+        ci = strategy == "ci"
+        return PoolState(
+            ids=np.array([r.id for r in records]), labeled=np.array([r.id in labeled for r in records]),
+            token_marginals=[np.column_stack([p, 1 - p]) for p in P],
+            predicted=np.array(["|".join(t) for t in model.predict(X)], dtype=object),  # class balance: by label set
+            finetuned_score=_tv_rows(P) if ci else None,
+            base_score=_tv_rows(model.base_label_proba(X)) if ci else None,
+            embeddings=model.embed(X) if strategy == "diversity" else None)
+
+    def votes(self, model: Any, X: Sequence[Any]) -> np.ndarray:
+        """One committee member's vote per item: the label set it predicts."""
+        return np.array(["|".join(t) for t in model.predict(X)], dtype=object)
+
+    def evaluate(self, model: Any, records: Sequence[Record]) -> dict[str, float]:
+        m = multilabel_report([r.gold for r in records], model.predict(self.inputs(records)), self.task.labels)
+        return {"micro_f1": m.get("micro_f1", 0.0), "macro_f1": m.get("macro_f1", 0.0),
+                "accuracy": m.get("subset_accuracy", 0.0), "n": m["n"]}
+
+    def label_counts(self, labels: Sequence[Any]) -> dict[str, int]:
+        """Items carrying each label among the labels bought."""
+        return {l: sum(l in set(v) for v in labels) for l in self.task.labels}
+
+    def llm_label_quality(self, labels: Sequence[Any], gold: Sequence[Any]) -> float | None:
+        """Micro-F1 of the LLM's label sets against gold."""
+        return multilabel_report(list(gold), list(labels), self.task.labels).get("micro_f1") if gold else None
+
+    def predict_rest(self, model: Any, records: Sequence[Record]) -> list[tuple[Any, float]]:
+        """Label sets and the probability of that set (labels taken as independent)."""
+        if not records:
+            return []
+        P = model.label_proba(self.inputs(records))
+        return [(tuple(l for l, p in zip(self.task.labels, row) if p >= 0.5), float(np.maximum(row, 1 - row).prod()))
+                for row in P]
+
+
+def _tv_rows(P: np.ndarray) -> np.ndarray:
+    """Per-label (p, 1 - p) pairs laid side by side and divided by the label count: rows that
+    sum to 1 and whose total-variation distance is the mean per-label |p_finetuned - p_base|."""
+    k = max(P.shape[1], 1)
+    return np.stack([P, 1 - P], axis=2).reshape(P.shape[0], -1) / k
+
+
+_ROUNDS: dict[str, type[ClassifierRounds]] = {"ner": TaggerRounds, "multilabel": MultiLabelRounds}
+
+
 def rounds_for(task: Any) -> ClassifierRounds:
-    return TaggerRounds(task) if task.kind == "ner" else ClassifierRounds(task)
+    return _ROUNDS.get(task.kind, ClassifierRounds)(task)

@@ -42,10 +42,11 @@ def _loop(p: Project, strategy: str, budget: int | None, rounds: int | None, see
 
 
 def loop(project: Path = ProjectDir,
-         strategy: str = typer.Option(None, help="uncertainty (= entropy; mean_token_entropy for ner, the default), "
-                                                 "random, least_confidence, margin, entropy, ci, diversity, committee; "
-                                                 "for ner: mean_token_entropy, max_token_entropy, "
-                                                 "sequence_least_confidence, random"),
+         strategy: str = typer.Option(None, help="uncertainty (= entropy; mean_token_entropy for ner and multilabel, "
+                                                 "the default), random, least_confidence, margin, entropy, ci, "
+                                                 "diversity, committee; for ner: mean_token_entropy, max_token_entropy, "
+                                                 "sequence_least_confidence, random; for multilabel (the tokens are "
+                                                 "the labels): those three, random, ci, diversity, committee"),
          budget: int = typer.Option(None, help="LLM labels to buy in total, seed included"),
          rounds: int = typer.Option(None, help="rounds after the seed round"),
          seed: int = typer.Option(None, help="random seed for the seed set and ties"),
@@ -56,7 +57,8 @@ def loop(project: Path = ProjectDir,
 
     Round after round the small model is retrained and scored on the source and every
     target-domain test set (data.split_field = loop.test_split). A stopped loop resumes at its
-    last finished round."""
+    last finished round; another annotator, template or schedule is another run (its name ends in
+    a hash of them) that buys its own labels."""
     import json
     p = Project.open(project)
     al = _loop(p, strategy, budget, rounds, seed, stable_rounds)
