@@ -82,7 +82,7 @@ class ActiveLearningLoop:
         stored as an error: bought, so never bought again, but not a label) and the run summary."""
         p = self.project
         summary = p.run(records)
-        anns = {a.record_id: a for a in p.store.annotations(p.annotator.id, p.task.template_hash)}
+        anns = p.current_annotations(records)  # as asked now: never another config's or text's label
         got = {r.id: (anns[r.id].label if anns[r.id].error is None else None) for r in records if r.id in anns}
         return got, {"calls": summary.calls, "from_cache": summary.from_cache, "errors": summary.errors,
                      "money": summary.money, "stopped": summary.stopped}
@@ -149,7 +149,13 @@ class ActiveLearningLoop:
             rows.append({"id": r.id, "label": _jsonable(label), "source": "small_model", "confidence": conf})
         return rows
 
-    def run(self) -> list[dict[str, Any]]:
+    def run(self, wait_for_lock: bool = False) -> list[dict[str, Any]]:
+        """Run (or resume) the loop, holding the project for its whole length: another run
+        in between rounds could otherwise buy the same labels."""
+        with self.project.store.lock("loop", wait=wait_for_lock):
+            return self._run()
+
+    def _run(self) -> list[dict[str, Any]]:
         p = self.project
         records = p.load_records()
         pool_records, test = split_records(records, self.test_split)

@@ -52,7 +52,8 @@ def loop(project: Path = ProjectDir,
          seed: int = typer.Option(None, help="random seed for the seed set and ties"),
          stable_rounds: int = typer.Option(None, help="stop before the budget is spent once the small model's pool "
                                                       "predictions changed for under loop.stable_change (1%) of the "
-                                                      "items this many rounds in a row (0: never)")) -> None:
+                                                      "items this many rounds in a row (0: never)"),
+         wait: bool = typer.Option(False, "--wait", help="if another run holds the project, wait for it")) -> None:
     """Active learning: the LLM labels only what a strategy picks; a small model labels the rest.
 
     Round after round the small model is retrained and scored on the source and every
@@ -62,7 +63,7 @@ def loop(project: Path = ProjectDir,
     import json
     p = Project.open(project)
     al = _loop(p, strategy, budget, rounds, seed, stable_rounds)
-    results = al.run()
+    results = al.run(wait_for_lock=wait)
     out = p.config.resolve("loop-labels.jsonl")
     rows = al.final_labels()
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
