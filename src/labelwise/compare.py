@@ -159,25 +159,21 @@ def compare_annotators(project: Project, specs: Sequence[str] = (), sample: int 
     records = sample_gold(project.load_records(), sample, seed)
     results = []
     for spec in parsed:
-        cfg = project.config.model_copy(update={"annotator": base.model_copy(
-            update={"backend": spec.backend, "model": spec.model})})
-        sub = Project(cfg)
-        sub.store, sub.task = project.store, project.task  # one database connection, one task
-        sub.annotator = make(cfg.annotator)
+        sub = project.with_annotator(spec.backend, spec.model,
+                                     annotator=make(base.model_copy(update={"backend": spec.backend, "model": spec.model})))
+        cfg = sub.config
         runs: list[RunSummary] = []
+        by_repeat: list[dict[str, Annotation]] = []
         for r in range(repeats):
             if vary_examples:
                 fs = fs_cfg if r == 0 else fs_cfg.model_copy(update={"mode": "random", "seed": fs_cfg.seed + r})
                 sub.config = cfg.model_copy(update={"few_shot": fs})
             s = sub.run(list(records), repeat=r)
             runs.append(s)
+            by_repeat.append(sub.current_annotations(list(records), repeat=r))  # as this repeat asked
             on_run(spec.name, r, s)
             if s.stopped:
                 break
-        ids = {r.id for r in records}
-        by_repeat = [{a.record_id: a for a in project.store.annotations(sub.annotator.id, project.task.template_hash,
-                                                                        repeat=i) if a.record_id in ids}
-                     for i in range(len(runs))]
         result = _evaluate(spec, sub, records, by_repeat, runs)
         if vary_examples:
             result.repeats_kind = "examples varied"

@@ -86,6 +86,16 @@ class Project:
         return FewShot(fs.mode, pool, self.task.input_fields, k=fs.k, balanced=fs.balanced, seed=fs.seed,
                        store=self.store, label_key=getattr(self.task, "example_key", None))
 
+    def with_annotator(self, backend: str, model: str, annotator: Annotator | None = None) -> "Project":
+        """This project asking another annotator: the same store (one connection), task and
+        data; the annotator config's other settings kept. ``annotator`` injects a built one."""
+        cfg = self.config.model_copy(update={"annotator": self.config.annotator.model_copy(
+            update={"backend": backend, "model": model})})
+        sub = Project(cfg)
+        sub.__dict__["store"], sub.__dict__["task"] = self.store, self.task  # the cached parts, shared
+        sub.__dict__["annotator"] = annotator if annotator is not None else make_annotator(cfg.annotator)
+        return sub
+
     def annotation_run(self, repeat: int = 0, on_progress: Callable[[RunSummary], None] = lambda s: None,
                        wait_for_lock: bool = False) -> AnnotationRun:
         """The engine as this project's config sets it up (builds nothing that asks a model)."""
