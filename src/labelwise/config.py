@@ -117,6 +117,25 @@ class LoopConfig(_Strict):
     test_split: str = "test"
 
 
+class RouteConfig(_Strict):
+    """Who labels each item: a chain of stages, each accepting the items whose confidence clears
+    a threshold calibrated on gold with a stated guarantee, forwarding the rest."""
+
+    stages: list[str] = Field(default_factory=list, description="BACKEND:MODEL annotators, cheapest first, "
+                              "and optionally `human` last (the rest goes to people)")
+    target_accuracy: float = Field(default=0.95, gt=0, lt=1)
+    delta: float = Field(default=0.05, gt=0, lt=1, description="the guarantee holds with probability 1 - delta")
+    gold: str | None = Field(default=None, description="a file of labeled items with the data's columns "
+                             "(default: the data file's rows that have gold)")
+    gold_sample: int | None = Field(default=None, ge=1, description="use at most this many gold items")
+    holdout: float = Field(default=0.3, ge=0, lt=1, description="share of the gold kept out of calibration, "
+                           "to report each stage's accuracy on items it never saw")
+    min_accepted: int = Field(default=30, ge=1)
+    confidence: Literal["top", "margin"] = Field(default="margin", description="a scored distribution's top "
+                                                 "probability, or top minus second (NER: the lowest token confidence)")
+    seed: int = 0
+
+
 class StoreConfig(_Strict):
     path: str = "labelwise.db"
 
@@ -129,6 +148,7 @@ class ProjectConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
+    route: RouteConfig = Field(default_factory=RouteConfig)
     prices: str | None = None
     human_price_per_label: float = Field(default=0.08, ge=0)
 
@@ -140,7 +160,7 @@ class ProjectConfig(_Strict):
     def _empty_sections(cls, data: Any) -> Any:
         """A section whose keys are all commented out reads as null: treat it as empty."""
         if isinstance(data, dict):
-            return {k: ({} if v is None and k in ("annotator", "few_shot", "budget", "store", "loop") else v)
+            return {k: ({} if v is None and k in ("annotator", "few_shot", "budget", "store", "loop", "route") else v)
                     for k, v in data.items()}
         return data
 

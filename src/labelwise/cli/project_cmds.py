@@ -190,5 +190,9 @@ def export(project: Path = ProjectDir,
     current = p.current_annotations(records)
     if fmt == "conll" and hasattr(p.task, "tokens"):  # raw-text NER input: write the tokens it was labeled on
         records = [replace(r, fields={"tokens": p.task.tokens(r)}) for r in records]
-    n = export_annotations(records, list(current.values()), out, fmt)
+    routed = None
+    if p.config.route.stages:  # a finished route: its labels, with who labeled each and whether certified
+        from ..routing.router import route_name
+        routed = p.store.routed(route_name(p)) or None
+    n = export_annotations(records, list(current.values()), out, fmt, routed)
     console.print(f"wrote {n} {'sentences' if fmt == 'conll' else 'rows'} to {out}")

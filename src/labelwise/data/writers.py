@@ -49,11 +49,20 @@ def replacing(path: str | Path) -> Iterator[Path]:
         raise
 
 
-def labeled_rows(records: Sequence[Record], annotations: Sequence[Annotation]) -> list[dict[str, Any]]:
+def labeled_rows(records: Sequence[Record], annotations: Sequence[Annotation],
+                 routed: Mapping[str, tuple[str, Any, float | None, bool]] | None = None) -> list[dict[str, Any]]:
+    """One row per record. With ``routed`` (record_id -> stage, label, confidence, certified, from
+    ``labelwise route --run``) the label is the route's, with ``labeled_by`` and ``certified``."""
     by_id = {a.record_id: a for a in annotations}
     rows = []
     for r in records:
         a = by_id.get(r.id)
+        if routed is not None:
+            stage, label, conf, certified = routed.get(r.id, (None, None, None, False))
+            rows.append({"id": r.id, **dict(r.fields), "label": list(label) if isinstance(label, tuple) else label,
+                         "confidence": conf, "labeled_by": stage, "certified": certified,
+                         "gold": list(r.gold) if isinstance(r.gold, tuple) else r.gold})
+            continue
         rows.append({
             "id": r.id, **dict(r.fields),
             "label": (list(a.label) if isinstance(a.label, tuple) else a.label) if a else None,
@@ -104,10 +113,10 @@ def write_conll(path: str | Path, rows: Sequence[Mapping[str, Any]], *, tag_fiel
 
 
 def export_annotations(records: Sequence[Record], annotations: Sequence[Annotation], path: str | Path,
-                       fmt: str) -> int:
+                       fmt: str, routed: Mapping[str, tuple[str, Any, float | None, bool]] | None = None) -> int:
     if fmt not in FORMATS:
         raise InputError(f"unknown export format '{fmt}'; use one of {', '.join(FORMATS)}", field="format")
-    rows = labeled_rows(records, annotations)
+    rows = labeled_rows(records, annotations, routed)
     if fmt == "conll":
         return write_conll(path, rows)
     if fmt == "parquet":

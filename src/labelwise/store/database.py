@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS loop_rounds (
   run TEXT NOT NULL, round INTEGER NOT NULL, labeled TEXT NOT NULL, result TEXT NOT NULL,
   PRIMARY KEY (run, round));
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS routed (
+  run TEXT NOT NULL, record_id TEXT NOT NULL, stage TEXT NOT NULL, label TEXT, confidence REAL,
+  certified INTEGER NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (run, record_id));
+CREATE TABLE IF NOT EXISTS review_queue (
+  record_id TEXT PRIMARY KEY, run TEXT NOT NULL, reason TEXT NOT NULL, created_at REAL NOT NULL);
 """
 
 
@@ -347,6 +352,34 @@ class Store:
         if run is not None:
             sql, args = sql + " WHERE run=?", (run,)
         return [(r, n, loads(l), loads(res)) for r, n, l, res in self.db.execute(sql + " ORDER BY run, round", args)]
+
+    # -- routing: who labeled each item ------------------------------------------------------
+    def put_routed(self, run: str, rows: Iterable[tuple[str, str, Any, float | None, bool]]) -> None:
+        """(record_id, stage, label, confidence, certified) per item, in one transaction."""
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO routed (run, record_id, stage, label, confidence, certified, "
+                                "created_at) VALUES (?,?,?,?,?,?,?)",
+                                [(run, rid, st, _dumps(lab), conf, int(cert), now) for rid, st, lab, conf, cert in rows])
+
+    def routed(self, run: str) -> dict[str, tuple[str, Any, float | None, bool]]:
+        """record_id -> (stage, label, confidence, certified) of one routing run."""
+        rows = self.db.execute("SELECT record_id, stage, label, confidence, certified FROM routed WHERE run=?", (run,))
+        return {rid: (st, _gold(loads(lab)), conf, bool(cert)) for rid, st, lab, conf, cert in rows}
+
+    def queue_for_review(self, run: str, record_ids: Sequence[str], reason: str) -> int:
+        """Put items in the human review queue (an item already queued stays as it was)."""
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN")
+            cur = self.db.executemany("INSERT OR IGNORE INTO review_queue (record_id, run, reason, created_at) "
+                                      "VALUES (?,?,?,?)", [(rid, run, reason, now) for rid in record_ids])
+        return cur.rowcount
+
+    def review_queue(self) -> list[tuple[str, str, str]]:
+        return [tuple(r) for r in self.db.execute("SELECT record_id, run, reason FROM review_queue ORDER BY created_at, "
+                                                  "record_id")]
 
     # -- small key/value facts (e.g. calibration priors) ----------------------------------
     def get_kv(self, key: str) -> Any:

@@ -1,0 +1,81 @@
+"""`labelwise route`: plan who labels each item under a stated accuracy, then label everything."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..project import Project
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(route)
+
+
+def route(project: Path = typer.Option(Path("."), "--project", "-p", help="folder with labelwise.yaml"),
+          run: bool = typer.Option(False, "--run", help="after planning, label every item through the chain"),
+          target_accuracy: float = typer.Option(None, help="overrides route.target_accuracy"),
+          delta: float = typer.Option(None, help="overrides route.delta"),
+          wait: bool = typer.Option(False, "--wait", help="if another run holds the project, wait for it")) -> None:
+    """Plan (and with --run, carry out) a chain of annotators under a stated accuracy.
+
+    Each stage in `route.stages` (cheapest first, optionally `human` last) is asked about the
+    gold items earlier stages did not accept; its confidence threshold is the most lenient one
+    whose exact (Clopper-Pearson) bound on the error of accepted gold items stays within
+    1 - target, tested from strict to lenient (fixed-sequence testing). With --run every item
+    is labeled by the first stage that may keep it; the rest go to people (the review queue),
+    or, with no `human` stage, to the last stage, marked not certified. `export` then carries
+    labeled_by and certified per item. Every paid answer goes through the cache and the budget,
+    so a stopped route resumes without paying twice."""
+    from ..routing.router import plan_route, route_name, run_route
+    from ..routing.stages import make_stages
+    p = Project.open(project)
+    rc = p.config.route
+    updates = {k: v for k, v in (("target_accuracy", target_accuracy), ("delta", delta)) if v is not None}
+    if updates:
+        p.config = p.config.model_copy(update={"route": rc.model_copy(update=updates)})
+        rc = p.config.route
+    stages = make_stages(p, rc.stages, rc.confidence)
+    with p.store.lock("route", wait=wait):
+        plans = plan_route(p, stages)
+        _print_plan(plans, rc)
+        if run:
+            res = run_route(p, stages, plans)
+            parts = [f"{n} by {s}" for s, n in res.labeled.items()]
+            console.print(f"routed ({res.run}): {res.from_gold} from gold, {', '.join(parts) or 'none by a model'}; "
+                          f"{res.certified} certified, {res.uncertified} not certified, "
+                          f"{res.queued_for_people} queued for people, {res.unrouted} left")
+            if res.stopped:
+                console.print(f"[yellow]stopped:[/] {res.stopped}")
+                raise typer.Exit(3)
+        else:
+            console.print(f"plan only ({route_name(p)}); `labelwise route -p {project} --run` labels everything")
+    for s in stages:
+        if hasattr(s, "close"):
+            s.close()
+
+
+def _print_plan(plans, rc) -> None:  # noqa: ANN001
+    t = Table("stage", "gold asked", "threshold", "accepted", "coverage", "accuracy (calibration)",
+              "error bound", "held-out accuracy", "calls", title=f"route plan: target accuracy {rc.target_accuracy:.0%}, "
+              f"delta {rc.delta}")
+    for pl in plans:
+        th = pl.threshold
+        if th is None:
+            t.add_row(pl.stage, str(pl.gold_offered), "-", "everything left", "-", "-", "-", "-", "-")
+            continue
+        held = "-" if pl.holdout_accuracy is None else f"{pl.holdout_accuracy:.1%} of {pl.holdout_accepted}"
+        t.add_row(pl.stage, str(pl.gold_offered), "none safe" if th.threshold is None else f"{th.threshold:.3f}",
+                  str(th.accepted), f"{th.coverage:.0%}", "-" if th.accuracy is None else f"{th.accuracy:.1%}",
+                  f"{th.error_bound:.3f}", held, str(pl.calls))
+    console.print(t)
+    for pl in plans:
+        if pl.threshold is not None:
+            console.print(f"[bold]{pl.stage}[/]: {pl.threshold.reason}")
+    first = next((pl.threshold for pl in plans if pl.threshold is not None), None)
+    if first is not None:
+        console.print(f"guarantee: {first.guarantee}")

@@ -1,0 +1,155 @@
+"""The route: gold calibrates one threshold per stage, then every item is labeled by the first
+stage whose confidence in it clears that stage's threshold; people get what no stage may label.
+
+Planning asks each stage about the gold items earlier stages did not accept, so each threshold
+is calibrated on exactly the kind of items that stage will see. A share of the gold is held out
+and never used for calibration, to report each stage's accuracy on items it did not tune on.
+A stage with no safe threshold is not asked about the pool at all (it would be paid for
+labels nobody may keep), unless it is the last one and no people follow: then it labels the
+rest, marked as not certified.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..data.readers import read_records
+from ..types import Record
+from .stages import HUMAN, AnnotatorStage
+from .thresholds import ThresholdResult, calibrate_threshold
+
+GOLD = "gold"
+
+
+@dataclass
+class StagePlan:
+    stage: str
+    gold_offered: int                 # calibration gold items this stage was asked about
+    threshold: ThresholdResult | None  # None for people
+    holdout_offered: int = 0
+    holdout_accepted: int = 0
+    holdout_accuracy: float | None = None
+    calls: int = 0
+    money: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RouteResult:
+    run: str
+    plan: list[StagePlan]
+    labeled: dict[str, int] = field(default_factory=dict)   # stage -> items it labeled (certified or not)
+    certified: int = 0
+    uncertified: int = 0
+    queued_for_people: int = 0
+    from_gold: int = 0
+    unrouted: int = 0
+    stopped: str | None = None
+
+
+def route_name(project: Any) -> str:
+    """A route run is named by everything that decides who labels what."""
+    rc = project.config.route
+    key = json.dumps({"stages": rc.stages, "target": rc.target_accuracy, "delta": rc.delta, "gold": rc.gold,
+                      "gold_sample": rc.gold_sample, "holdout": rc.holdout, "min": rc.min_accepted,
+                      "confidence": rc.confidence, "seed": rc.seed, "template": project.task.template_hash},
+                     sort_keys=True)
+    return "route/" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def gold_records(project: Any) -> list[Record]:
+    """The gold the route calibrates on: the route.gold file, else the data's rows with gold."""
+    rc, d = project.config.route, project.config.data
+    if rc.gold:
+        gold = read_records(project.config.resolve(rc.gold), input_fields=project.task.input_fields,
+                            id_field=d.id_field, label_field=d.label_field or "label",
+                            normalize_gold=project.normalize_gold)
+    else:
+        gold = [r for r in project.read_data() if r.gold is not None]
+    gold = [r for r in gold if r.gold is not None]
+    if rc.gold_sample is not None and rc.gold_sample < len(gold):
+        keep = set(random.Random(rc.seed).sample(range(len(gold)), rc.gold_sample))
+        gold = [r for i, r in enumerate(gold) if i in keep]
+    return gold
+
+
+def split_gold(gold: Sequence[Record], holdout: float, seed: int) -> tuple[list[Record], list[Record]]:
+    idx = list(range(len(gold)))
+    random.Random(seed + 1).shuffle(idx)
+    n_held = int(round(holdout * len(gold)))
+    held = set(idx[:n_held])
+    return [r for i, r in enumerate(gold) if i not in held], [r for i, r in enumerate(gold) if i in held]
+
+
+def plan_route(project: Any, stages: Sequence[AnnotatorStage | str]) -> list[StagePlan]:
+    rc = project.config.route
+    calib, held = split_gold(gold_records(project), rc.holdout, rc.seed)
+    plans: list[StagePlan] = []
+    for stage in stages:
+        if stage == HUMAN:
+            plans.append(StagePlan(HUMAN, len(calib), None, len(held)))
+            break
+        assert isinstance(stage, AnnotatorStage)
+        out = stage.label(calib + held)  # one run through the engine; calibration and held-out apart below
+        n = len(calib)
+        c_conf, h_conf = out.confidence[:n], out.confidence[n:]
+        c_ok = np.array([lab is not None and lab == r.gold for lab, r in zip(out.labels[:n], calib)], bool)
+        h_ok = np.array([lab is not None and lab == r.gold for lab, r in zip(out.labels[n:], held)], bool)
+        res = calibrate_threshold(c_conf, c_ok, rc.target_accuracy, rc.delta, rc.min_accepted)
+        c_acc, h_acc = res.accept(c_conf), res.accept(h_conf)
+        plans.append(StagePlan(stage.name, len(calib), res, len(held), int(h_acc.sum()),
+                               float(h_ok[h_acc].mean()) if h_acc.any() else None, out.calls, out.money))
+        calib = [r for r, a in zip(calib, c_acc) if not a]
+        held = [r for r, a in zip(held, h_acc) if not a]
+        if out.stopped:
+            break
+    return plans
+
+
+def run_route(project: Any, stages: Sequence[AnnotatorStage | str], plans: Sequence[StagePlan]) -> RouteResult:
+    """Label every record of the data file through the planned stages; store who labeled what."""
+    run = route_name(project)
+    gold_ids = {r.id: r for r in gold_records(project)}
+    data = project.read_data()
+    rows: list[tuple[str, str, Any, float | None, bool]] = [(r.id, GOLD, r.gold, 1.0, True) for r in data
+                                                            if r.id in gold_ids]
+    result = RouteResult(run, list(plans), from_gold=len(rows))
+    remaining = [r for r in data if r.id not in gold_ids]
+    people_follow = bool(plans) and plans[-1].stage == HUMAN
+    machine = [(s, p) for s, p in zip(stages, plans) if s != HUMAN]
+    for i, (stage, plan) in enumerate(machine):
+        last = i == len(machine) - 1 and not people_follow
+        safe = plan.threshold is not None and plan.threshold.threshold is not None
+        if not remaining or (not safe and not last):
+            continue
+        out = stage.label(remaining)
+        accept = (plan.threshold.accept(out.confidence) if safe else np.zeros(len(remaining), bool)) & \
+            np.array([lab is not None for lab in out.labels], bool)
+        kept = [(r.id, stage.name, lab, float(c), True)
+                for r, lab, c, a in zip(remaining, out.labels, out.confidence, accept) if a]
+        if last:  # nobody after it: it labels the rest too, not certified
+            kept += [(r.id, stage.name, lab, float(c), False)
+                     for r, lab, c, a in zip(remaining, out.labels, out.confidence, accept) if not a and lab is not None]
+        rows += kept
+        result.labeled[stage.name] = len(kept)
+        done = {k[0] for k in kept}
+        remaining = [r for r in remaining if r.id not in done]
+        if out.stopped:
+            result.stopped = out.stopped
+            break
+    if people_follow and remaining and not result.stopped:
+        result.queued_for_people = len(remaining)
+        project.store.queue_for_review(run, [r.id for r in remaining], "no stage could certify a label")
+        remaining = []
+    project.store.put_routed(run, rows)
+    result.certified = sum(1 for r in rows if r[4])
+    result.uncertified = sum(1 for r in rows if not r[4])
+    result.unrouted = len(remaining)
+    return result

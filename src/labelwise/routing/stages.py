@@ -1,0 +1,87 @@
+"""The stages of a route: an annotator asked through the engine, or people.
+
+A stage labels records and says how sure it is of each label; it never decides who keeps an
+item (that is the router's threshold). Every paid question goes through the project's engine:
+cache, budget, ledger, resume after a kill.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..types import Record
+from .confidence import margin, min_token_confidence, top_probability
+
+HUMAN = "human"
+
+
+@dataclass
+class StageLabels:
+    labels: list[Any]         # None where the stage gave no label (an error)
+    confidence: np.ndarray    # 0 where it gave none
+    calls: int = 0
+    money: float = 0.0
+    stopped: str | None = None
+
+
+def confidence_of(distribution: Mapping[str, Any] | None, how: str) -> float:
+    """How sure a stored annotation is: the top probability or the top-1 minus top-2 margin of a
+    scored distribution; for NER the lowest token confidence of the sentence."""
+    if not distribution:
+        return 0.0
+    if "token_confidence" in distribution:
+        return float(min_token_confidence(distribution["token_confidence"]))
+    probs = {k: v for k, v in distribution.items() if isinstance(v, (int, float))}
+    if not probs:
+        return 0.0
+    return float(top_probability(probs) if how == "top" else margin(probs))
+
+
+class AnnotatorStage:
+    """An LLM (any backend the config can name) as one stage."""
+
+    def __init__(self, project: Any, spec: str, confidence: str = "margin", annotator: Any = None) -> None:
+        backend, sep, model = spec.partition(":")
+        if not sep or not model:
+            raise ConfigError(f"route stage '{spec}': expected BACKEND:MODEL or 'human'", field="route.stages")
+        self.name = spec
+        self.project = project.with_annotator(backend, model, annotator=annotator)
+        self.how = confidence
+
+    def label(self, records: Sequence[Record]) -> StageLabels:
+        s = self.project.run(list(records))
+        current = self.project.current_annotations(list(records))
+        labels, conf = [], []
+        for r in records:
+            a = current.get(r.id)
+            ok = a is not None and a.error is None
+            labels.append(a.label if ok else None)
+            conf.append(confidence_of(a.distribution, self.how) if ok else 0.0)
+        return StageLabels(labels, np.asarray(conf, dtype=float), s.calls, s.money, s.stopped)
+
+    def close(self) -> None:
+        unload = getattr(self.project.annotator, "unload", None)
+        if callable(unload):  # free an in-process model before the next stage loads its own
+            unload()
+
+
+def make_stages(project: Any, specs: Sequence[str], confidence: str,
+                annotators: Mapping[str, Any] | None = None) -> list[AnnotatorStage | str]:
+    """The configured stages in order; ``human`` may only come last."""
+    if not specs:
+        raise ConfigError("route.stages is empty: name the annotators to try, cheapest first, e.g. "
+                          "[llamacpp:qwen2.5-coder-0.5b-instruct, llamacpp:qwen2.5-coder-1.5b-instruct, human]",
+                          field="route.stages")
+    out: list[AnnotatorStage | str] = []
+    for i, spec in enumerate(specs):
+        if spec == HUMAN:
+            if i != len(specs) - 1:
+                raise ConfigError("'human' must be the last route stage: people take what no model may label",
+                                  field="route.stages")
+            out.append(HUMAN)
+        else:
+            out.append(AnnotatorStage(project, spec, confidence, (annotators or {}).get(spec)))
+    return out

@@ -1,0 +1,45 @@
+"""The route with the real embedded model on the bundled Yelp sample: planned on gold, every
+other item labeled by the model or queued for people, and a rerun pays for nothing."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
+CLI = [sys.executable, "-m", "labelwise.cli.app"]
+
+
+def test_route_with_the_embedded_model_then_people(tmp_path):
+    pytest.importorskip("llama_cpp")
+    proj = tmp_path / "proj"
+    subprocess.run([*CLI, "init", str(proj)], check=True, capture_output=True)
+    cfg = proj / "labelwise.yaml"
+    cfg.write_text(cfg.read_text().replace("  # limit: 100", "  limit: 40") + """
+route:
+  stages: ["llamacpp:smollm2-135m-instruct", human]
+  target_accuracy: 0.6
+  delta: 0.2
+  gold_sample: 24
+  holdout: 0.25
+  min_accepted: 5
+""")
+    r = subprocess.run([*CLI, "route", "-p", str(proj), "--run"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    out = " ".join(r.stdout.split())
+    assert "route plan: target accuracy 60%" in out and "24 from gold" in out
+    e = subprocess.run([*CLI, "export", "-p", str(proj)], capture_output=True, text=True, timeout=300)
+    assert e.returncode == 0, e.stderr
+    rows = [json.loads(line) for line in (proj / "labels.jsonl").read_text().splitlines()]
+    assert len(rows) == 40
+    by = {row["labeled_by"] for row in rows}
+    assert by <= {"gold", "llamacpp:smollm2-135m-instruct", None}
+    assert sum(row["labeled_by"] == "gold" for row in rows) == 24
+    # items no stage may keep wait for people (no label), the others carry the model's certified label
+    assert all((row["labeled_by"] is None) == (row["label"] is None) for row in rows)
+    again = subprocess.run([*CLI, "route", "-p", str(proj), "--run"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and again.stdout.count("calls") >= 1
+    import sqlite3
+    with sqlite3.connect(proj / "labelwise.db") as c:
+        paid = c.execute("SELECT COUNT(*), COUNT(DISTINCT cache_key) FROM ledger").fetchone()
+    assert paid[0] == paid[1]  # nothing asked twice across the two runs

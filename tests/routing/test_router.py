@@ -1,0 +1,152 @@
+"""The route end to end on a real project file and SQLite store, with scripted annotators: each
+stage is asked only about what earlier stages left, thresholds are the calibrated ones, people
+get the rest, export says who labeled each item and whether it is certified, and a rerun pays
+for nothing."""
+import json
+import math
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from labelwise import Project
+from labelwise.annotators.fake import FakeAnnotator
+from labelwise.cli.app import app
+from labelwise.routing import calibrate_threshold
+from labelwise.routing.router import gold_records, plan_route, route_name, run_route, split_gold
+from labelwise.routing.stages import confidence_of, make_stages
+from tests.conftest import write
+
+
+def item(i):
+    kind = "easy" if i % 3 else "hard"
+    return f"item {i} {kind} " + ("great" if i % 2 else "awful")
+
+
+def truth(text):
+    return "positive" if "great" in text else "negative"
+
+
+def scripted(name, confident_on):
+    """Right and sure on the items ``confident_on`` says; unsure and right half the time elsewhere."""
+    asked = []
+
+    def answer(q):
+        text = q.messages[-1].content
+        n = int(re.search(r"item (\d+)", text).group(1))
+        asked.append(n)
+        right = truth(text)
+        wrong = "negative" if right == "positive" else "positive"
+        if confident_on(text):
+            return {right: math.log(0.97), wrong: math.log(0.03)}
+        label = right if n % 4 < 2 else wrong
+        return {label: math.log(0.6), ("negative" if label == "positive" else "positive"): math.log(0.4)}
+
+    fake = FakeAnnotator(answer, model=name)
+    fake.asked = asked
+    return fake
+
+
+@pytest.fixture
+def project(tmp_path):
+    write(tmp_path / "pool.csv", "id,text\n" + "".join(f"p{i},{item(i)}\n" for i in range(300)))
+    write(tmp_path / "gold.csv", "id,text,label\n" + "".join(f"g{i},{item(1000 + i)},{truth(item(1000 + i))}\n"
+                                                            for i in range(240)))
+    write(tmp_path / "labelwise.yaml", """
+task:
+  kind: classification
+  labels: {positive: likes it, negative: dislikes it}
+data: {path: pool.csv, id_field: id}
+annotator: {backend: fake, model: "constant:positive"}
+route:
+  stages: ["fake:weak", "fake:strong", human]
+  target_accuracy: 0.95
+  delta: 0.05
+  gold: gold.csv
+  holdout: 0.25
+""")
+    return Project.open(tmp_path)
+
+
+def test_each_stage_sees_only_what_earlier_stages_left_and_people_get_the_rest(project):
+    weak = scripted("weak", lambda t: "easy" in t)                    # sure (and right) on the easy two thirds
+    strong = scripted("strong", lambda t: "easy" in t or "great" in t)  # also sure on hard positives
+    stages = make_stages(project, project.config.route.stages, "margin", {"fake:weak": weak, "fake:strong": strong})
+    plans = plan_route(project, stages)
+    assert [p.stage for p in plans] == ["fake:weak", "fake:strong", "human"]
+    calib, held = split_gold(gold_records(project), 0.25, 0)
+    assert plans[0].gold_offered == len(calib) == 180 and plans[0].holdout_offered == len(held) == 60
+    assert sorted(weak.asked) == list(range(1000, 1240))
+    num = [int(r.id[1:]) + 1000 for r in calib]
+    easy_calib = [n for n in num if n % 3]
+    t0 = plans[0].threshold  # its sure items are all right: kept at their margin, the unsure ones fail
+    assert t0.threshold == pytest.approx(0.94) and t0.accepted == len(easy_calib) and t0.accuracy == 1.0
+    assert plans[0].holdout_accuracy == 1.0 and plans[0].holdout_accepted == sum(1 for r in held if int(r.id[1:]) % 3 != 2)
+    # the strong stage is asked only about the gold the weak one left: the hard items
+    assert sorted(strong.asked) == [n for n in range(1000, 1240) if n % 3 == 0]
+    hard = [n for n in num if n % 3 == 0]
+    conf = [0.94 if truth(item(n)) == "positive" else 0.2 for n in hard]
+    ok = [truth(item(n)) == "positive" or n % 4 < 2 for n in hard]
+    assert plans[1].threshold == calibrate_threshold(conf, ok, 0.95, 0.05, 30)
+    assert plans[1].threshold.threshold is None  # ~20 sure items are too few to certify 95% at delta 0.05
+    weak.asked.clear(), strong.asked.clear()
+    res = run_route(project, stages, plans)
+    easy = [i for i in range(300) if i % 3]
+    assert sorted(weak.asked) == list(range(300)) and res.labeled["fake:weak"] == len(easy)
+    assert strong.asked == []  # no safe threshold: not paid for labels nobody may keep
+    queued = {rid for rid, _, _ in project.store.review_queue()}
+    assert queued == {f"p{i}" for i in range(300) if i % 3 == 0} and res.queued_for_people == 100
+    routed = project.store.routed(route_name(project))
+    assert set(routed) == {f"p{i}" for i in easy} and res.unrouted == 0
+    assert all(st == "fake:weak" and cert and lab == truth(item(int(rid[1:])))
+               for rid, (st, lab, _, cert) in routed.items())
+
+
+def test_the_cli_plans_runs_exports_and_a_rerun_pays_nothing(project, tmp_path, monkeypatch):
+    weak = scripted("weak", lambda t: "easy" in t)
+    strong = scripted("strong", lambda t: True)
+    fakes = {"fake:weak": weak, "fake:strong": strong}
+    import labelwise.routing.stages as st
+    real = st.make_stages
+    monkeypatch.setattr(st, "make_stages", lambda p, specs, how, annotators=None: real(p, specs, how, fakes))
+    runner = CliRunner()
+    r = runner.invoke(app, ["route", "-p", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "route plan: target accuracy 95%" in r.output and "guarantee: accepted items have error" in r.output
+    r = runner.invoke(app, ["route", "-p", str(tmp_path), "--run"])
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())
+    assert "200 by fake:weak" in out and "100 by fake:strong" in out and "0 queued for people" in out
+    paid = project.store.spent()["calls"]
+    r = runner.invoke(app, ["route", "-p", str(tmp_path), "--run"])
+    assert r.exit_code == 0 and project.store.spent()["calls"] == paid  # every answer replayed
+    r = runner.invoke(app, ["export", "-p", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
+    assert len(rows) == 300 and {row["labeled_by"] for row in rows} == {"fake:weak", "fake:strong"}
+    assert all(row["certified"] for row in rows) and all(row["label"] == truth(row["text"]) for row in rows)
+
+
+def test_without_people_the_last_stage_labels_the_rest_uncertified(project, tmp_path):
+    cfg = tmp_path / "labelwise.yaml"
+    cfg.write_text(cfg.read_text().replace('["fake:weak", "fake:strong", human]', '["fake:weak"]'))
+    p = Project.open(tmp_path)
+    weak = scripted("weak", lambda t: "easy" in t)
+    stages = make_stages(p, p.config.route.stages, "margin", {"fake:weak": weak})
+    res = run_route(p, stages, plan_route(p, stages))
+    assert res.certified == 200 and res.uncertified == 100 and res.queued_for_people == 0
+
+
+def test_human_must_be_last_and_stages_are_required(project):
+    from labelwise.errors import ConfigError
+    with pytest.raises(ConfigError, match="'human' must be the last"):
+        make_stages(project, ["human", "fake:x"], "margin")
+    with pytest.raises(ConfigError, match="route.stages is empty"):
+        make_stages(project, [], "margin")
+
+
+def test_confidence_of_a_stored_distribution():
+    assert confidence_of({"a": 0.7, "b": 0.2, "c": 0.1}, "margin") == pytest.approx(0.5)
+    assert confidence_of({"a": 0.7, "b": 0.3}, "top") == pytest.approx(0.7)
+    assert confidence_of({"token_confidence": [0.9, 0.4, 0.99]}, "margin") == pytest.approx(0.4)
+    assert confidence_of(None, "top") == 0.0
