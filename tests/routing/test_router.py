@@ -150,3 +150,23 @@ def test_confidence_of_a_stored_distribution():
     assert confidence_of({"a": 0.7, "b": 0.3}, "top") == pytest.approx(0.7)
     assert confidence_of({"token_confidence": [0.9, 0.4, 0.99]}, "margin") == pytest.approx(0.4)
     assert confidence_of(None, "top") == 0.0
+
+
+def test_label_studio_export_has_predictions_and_marks_what_people_must_label(project, tmp_path):
+    from labelwise.data.labelstudio import labeling_config
+    weak = scripted("weak", lambda t: "easy" in t)
+    strong = scripted("strong", lambda t: "easy" in t or "great" in t)
+    stages = make_stages(project, project.config.route.stages, "margin", {"fake:weak": weak, "fake:strong": strong})
+    run_route(project, stages, plan_route(project, stages))
+    r = CliRunner().invoke(app, ["export", "-p", str(tmp_path), "--format", "labelstudio"])
+    assert r.exit_code == 0, r.output
+    tasks = json.loads((tmp_path / "labels.json").read_text())
+    assert len(tasks) == 300
+    by_id = {t["data"]["record_id"]: t for t in tasks}
+    sure, queued = by_id["p1"], by_id["p0"]
+    assert sure["predictions"][0]["result"][0]["value"]["choices"] == [truth(item(1))]
+    assert sure["meta"] == {"labeled_by": "fake:weak", "certified": True, "needs_review": False}
+    assert "predictions" not in queued and queued["meta"]["needs_review"] is True
+    assert queued["data"]["text"] == item(0)
+    xml = labeling_config(["positive", "negative"], "text")
+    assert '<Choices name="label" toName="text">' in xml and 'value="$text"' in xml

@@ -174,7 +174,8 @@ def evaluate(project: Path = ProjectDir,
 
 def export(project: Path = ProjectDir,
            fmt: str = typer.Option("jsonl", "--format", "-f",
-                                   help="jsonl, csv, parquet, or conll (NER: token<TAB>tag, errors left out)"),
+                                   help="jsonl, csv, parquet, conll (NER: token<TAB>tag, errors left out), or "
+                                        "labelstudio (tasks JSON with predictions; queued items marked needs_review)"),
            out: Path = typer.Option(None, "--out", "-o", help="file to write (default: labels.FORMAT in the project)")) -> None:
     """Write every record of the data file with its label, confidence, distribution and any error.
 
@@ -185,14 +186,14 @@ def export(project: Path = ProjectDir,
 
     from ..data.writers import export_annotations
     p = Project.open(project)
-    out = out or p.config.resolve(f"labels.{fmt}")
+    out = out or p.config.resolve(f"labels.{'json' if fmt == 'labelstudio' else fmt}")
     records = p.read_data()  # the data file as it is now: removed rows are not exported
     current = p.current_annotations(records)
     if fmt == "conll" and hasattr(p.task, "tokens"):  # raw-text NER input: write the tokens it was labeled on
         records = [replace(r, fields={"tokens": p.task.tokens(r)}) for r in records]
-    routed = None
+    routed, queued = None, [rid for rid, _, _ in p.store.review_queue()]
     if p.config.route.stages:  # a finished route: its labels, with who labeled each and whether certified
         from ..routing.router import route_name
         routed = p.store.routed(route_name(p)) or None
-    n = export_annotations(records, list(current.values()), out, fmt, routed)
+    n = export_annotations(records, list(current.values()), out, fmt, routed, queued)
     console.print(f"wrote {n} {'sentences' if fmt == 'conll' else 'rows'} to {out}")

@@ -19,7 +19,7 @@ from ..errors import InputError, LabelwiseError
 from ..types import Annotation, Record
 from .conll import DOCSTART
 
-FORMATS = ("jsonl", "csv", "parquet", "conll")
+FORMATS = ("jsonl", "csv", "parquet", "conll", "labelstudio")
 _SEPARATOR = re.compile(r"[ \t\r\n]")  # what the CoNLL reader splits columns and lines on
 
 
@@ -113,10 +113,18 @@ def write_conll(path: str | Path, rows: Sequence[Mapping[str, Any]], *, tag_fiel
 
 
 def export_annotations(records: Sequence[Record], annotations: Sequence[Annotation], path: str | Path,
-                       fmt: str, routed: Mapping[str, tuple[str, Any, float | None, bool]] | None = None) -> int:
+                       fmt: str, routed: Mapping[str, tuple[str, Any, float | None, bool]] | None = None,
+                       queued: Sequence[str] = ()) -> int:
     if fmt not in FORMATS:
         raise InputError(f"unknown export format '{fmt}'; use one of {', '.join(FORMATS)}", field="format")
     rows = labeled_rows(records, annotations, routed)
+    if fmt == "labelstudio":
+        from .labelstudio import tasks, write_tasks
+        if any(isinstance(v, list) for r in records for v in r.fields.values()):
+            raise InputError("Label Studio export is for text items (classification, pairs); export NER as conll",
+                             field="format")
+        write_tasks(path, tasks(rows, list(records[0].fields) if records else [], queued))
+        return len(rows)
     if fmt == "conll":
         return write_conll(path, rows)
     if fmt == "parquet":
