@@ -52,8 +52,8 @@ class Budget:
 
     def extend(self, reservation: int, money: float = 0.0, tokens: int = 0, requests: int = 0) -> None:
         """Hold more for a call already reserved (it needs more requests than first bounded)."""
-        over = self.store.budget_extend(reservation, self.limit, {"money": money, "requests": requests,
-                                                                 "tokens": tokens})
+        _, over = self.store.budget_reserve(self.limit, {"money": money, "requests": requests, "tokens": tokens},
+                                            extend=reservation)
         if over:
             raise BudgetExhausted(self._message(over), **over)
 

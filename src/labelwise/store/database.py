@@ -278,35 +278,27 @@ class Store:
                 "seconds": secs}
 
     # -- the budget's state ------------------------------------------------------------------
-    def budget_reserve(self, limits: dict[str, float | None], want: dict[str, float]) -> tuple[int | None, dict[str, Any]]:
-        """Reserve ``want`` if settled spend plus what calls in flight hold plus ``want`` stays
-        within every limit, atomically across processes. Returns (reservation id, None) or
-        (None, {kind, spent, held, limit, want}) for the first limit it would pass."""
+    def budget_reserve(self, limits: dict[str, float | None], want: dict[str, float],
+                       extend: int | None = None) -> tuple[int | None, dict[str, Any]]:
+        """Reserve ``want`` (or add it to the held reservation ``extend``) if settled spend plus
+        what calls in flight hold plus ``want`` stays within every limit, atomically across
+        processes. Returns (reservation id, {}) or (None, {kind, spent, held, limit, want}) for
+        the first limit it would pass."""
+        values = tuple(want.get(k, 0) for k in BUDGET_KINDS)
         with self._budget_mutex, self.db:
             self.db.execute("BEGIN IMMEDIATE")
             spent, held = self.budget_state()
-            for k in BUDGET_KINDS:
+            for k, w in zip(BUDGET_KINDS, values):
                 lim = limits.get(k)
-                if lim is not None and want.get(k, 0) and spent[k] + held[k] + want.get(k, 0) > lim + 1e-9:
-                    return None, {"kind": k, "spent": spent[k], "held": held[k], "limit": lim, "want": want.get(k, 0)}
+                if lim is not None and w and spent[k] + held[k] + w > lim + 1e-9:
+                    return None, {"kind": k, "spent": spent[k], "held": held[k], "limit": lim, "want": w}
+            if extend is not None:
+                self.db.execute("UPDATE budget_reservations SET money=money+?, requests=requests+?, items=items+?, "
+                                "tokens=tokens+? WHERE id=?", (*values, extend))
+                return extend, {}
             cur = self.db.execute("INSERT INTO budget_reservations (money, requests, items, tokens, created_at) "
-                                  "VALUES (?,?,?,?,?)", (*(want.get(k, 0) for k in BUDGET_KINDS), time.time()))
+                                  "VALUES (?,?,?,?,?)", (*values, time.time()))
             return cur.lastrowid, {}
-
-    def budget_extend(self, reservation: int, limits: dict[str, float | None],
-                      want: dict[str, float]) -> dict[str, Any]:
-        """Add ``want`` to a held reservation if it fits as ``budget_reserve`` checks; returns
-        {} or the first limit it would pass."""
-        with self._budget_mutex, self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            spent, held = self.budget_state()
-            for k in BUDGET_KINDS:
-                lim = limits.get(k)
-                if lim is not None and want.get(k, 0) and spent[k] + held[k] + want.get(k, 0) > lim + 1e-9:
-                    return {"kind": k, "spent": spent[k], "held": held[k], "limit": lim, "want": want.get(k, 0)}
-            self.db.execute("UPDATE budget_reservations SET money=money+?, requests=requests+?, items=items+?, "
-                            "tokens=tokens+? WHERE id=?", (*(want.get(k, 0) for k in BUDGET_KINDS), reservation))
-            return {}
 
     def budget_release(self, reservation: int) -> None:
         with self._budget_mutex:
