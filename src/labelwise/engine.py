@@ -242,6 +242,8 @@ class AnnotationRun:
                     raise _Unreadable(f"MalformedAnswer: {e}") from None
                 finally:
                     _RESERVE_MORE.reset(token)
+                    # wakes waiting reservations; they run at the next await, after record_call below
+                    # has settled this one in the same step (no await in between)
                     self._given_back()
                 self._consecutive_failures = 0
                 cost = self._cost(resp)
