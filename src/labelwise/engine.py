@@ -388,6 +388,35 @@ class AnnotationRun:
             self.summary.from_cache += replayed
         return to_ask
 
+    def key_of(self, query: Query) -> str:
+        """The cache key this run asks ``query`` under."""
+        return self._key(query)
+
+    async def ask(self, queries: Sequence[Query]) -> list[dict[str, Any]]:
+        """Answer bare queries (probes, not task items: no annotation is stored) through the same
+        path as items: cache, budget, ledger. Each result is {"response", "from_cache", "cost"}
+        or {"error"}; the same query twice is asked once."""
+        keys = [self._key(q) for q in queries]
+        cached = self.store.cache_get_many(keys)
+        self._cached.update(cached)
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(key: str, query: Query) -> dict[str, Any]:
+            if key in cached:
+                return {"response": cached[key], "from_cache": True, "cost": 0.0}
+            try:
+                resp = await self._ask(key, query, sem)
+            except _Stop:
+                return {"error": f"not asked: {self.summary.stopped}"}
+            except _Unreadable as e:
+                return {"error": str(e)}
+            except (AnnotatorError, ItemError) as e:
+                return {"error": f"{type(e).__name__}: {e}"}
+            return {"response": resp, "from_cache": False, "cost": self._cost(resp)}
+
+        with self.store.lock("ask", wait=self.wait_for_lock):
+            return list(await asyncio.gather(*[one(k, q) for k, q in zip(keys, queries)]))
+
     def pending(self, records: Sequence[Record]) -> tuple[list[Plan], dict[str, Any]]:
         """The plans of the records not yet annotated as asked now, and the current annotation
         (by record id) of the others."""

@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .annotators.base import Annotator
-from .errors import AnnotatorError, BudgetExhausted, ItemError
+from .engine import AnnotationRun
 from .project import Project
 from .quality.leakage import build_probes, names_dataset, rate, reading, record_text, score_completion
-from .store import cache_key
-from .store.cache import identity_json
 from .types import Query, Record, Response
 
 
@@ -32,42 +30,17 @@ def sample_records(records: Sequence[Record], fields: Sequence[str], n: int, see
 
 
 async def _ask_all(project: Project, annotator: Annotator, probes: list[dict[str, Any]]) -> None:
-    """Answer every probe into ``probe['response'|'error'|'from_cache']``, each distinct query
-    once: cached answers replayed, the budget reserved before each paid call."""
-    store, budget, price = project.store, project.budget(), project.price()
-    ident = annotator.identity()
-    ident_json = identity_json(ident)
+    """Answer every probe into ``probe['response'|'error'|'from_cache'|'cost']`` through the
+    engine (``AnnotationRun.ask``): cached answers replayed, the budget reserved before each
+    paid call, each distinct query asked once."""
     by_key: dict[str, list[dict[str, Any]]] = {}
+    run = AnnotationRun(task=project.task, annotator=annotator, store=project.store, budget=project.budget(),
+                        price=project.price(), concurrency=project.config.annotator.concurrency)
     for p in probes:
-        by_key.setdefault(cache_key(ident_json, p["query"]), []).append(p)
-    cached = store.cache_get_many(list(by_key))
-    sem = asyncio.Semaphore(project.config.annotator.concurrency)
-    stopped: list[str] = []
-
-    async def one(key: str, query: Query) -> dict[str, Any]:
-        if key in cached:
-            return {"response": cached[key], "from_cache": True}
-        async with sem:
-            if stopped:
-                return {"error": f"not asked: {stopped[0]}"}
-            bound = annotator.max_usage(query)
-            try:
-                res = budget.reserve(price.cost(bound) if price else 0.0, bound.total_tokens, requests=1)
-            except BudgetExhausted as e:
-                stopped.append(str(e))
-                return {"error": f"not asked: {e}"}
-            try:
-                resp = await annotator.answer(query)
-            except (AnnotatorError, ItemError) as e:
-                budget.release(res)
-                return {"error": f"{type(e).__name__}: {e}"}
-            cost = price.cost(resp.usage) if price else 0.0
-            store.record_call(key, dict(ident), query.as_json(), resp, annotator.id, cost, reservation=res)
-            return {"response": resp, "from_cache": False, "cost": cost}
-
+        by_key.setdefault(run.key_of(p["query"]), []).append(p)
     try:
         keys = list(by_key)
-        results = await asyncio.gather(*[one(k, by_key[k][0]["query"]) for k in keys])
+        results = await run.ask([by_key[k][0]["query"] for k in keys])
     finally:
         await annotator.aclose()
     for k, result in zip(keys, results):
@@ -117,8 +90,7 @@ def probe_leakage(project: Project, n: int = 50, dataset_names: Sequence[str] = 
     fields = project.task.input_fields
     records = sample_records(project.load_records(), fields, n, seed)
     probes = build_probes(records, fields, seed)
-    with project.store.lock("leakage probes"):  # one paying run per project, its budget shared
-        asyncio.run(_ask_all(project, annotator, probes))
+    asyncio.run(_ask_all(project, annotator, probes))  # holds the project lock while it asks
     for p in probes:
         p["score"] = _score(p, dataset_names)
     out_dir = out_dir or project.config.root
