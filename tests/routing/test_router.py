@@ -170,3 +170,17 @@ def test_label_studio_export_has_predictions_and_marks_what_people_must_label(pr
     assert queued["data"]["text"] == item(0)
     xml = labeling_config(["positive", "negative"], "text")
     assert '<Choices name="label" toName="text">' in xml and 'value="$text"' in xml
+
+
+def test_a_plan_stopped_by_the_budget_is_not_run(project, tmp_path):
+    from labelwise.errors import LabelwiseError
+    cfg = tmp_path / "labelwise.yaml"
+    cfg.write_text(cfg.read_text() + "budget:\n  requests: 100\n")
+    p = Project.open(tmp_path)
+    weak = scripted("weak", lambda t: "easy" in t)
+    stages = make_stages(p, p.config.route.stages, "margin", {"fake:weak": weak, "fake:strong": weak})
+    plans = plan_route(p, stages)
+    assert plans[0].stopped and "budget for requests reached" in plans[0].stopped and len(weak.asked) == 100
+    with pytest.raises(LabelwiseError, match="route plan is incomplete"):
+        run_route(p, stages, plans)
+    assert p.store.routed(route_name(p)) == {}

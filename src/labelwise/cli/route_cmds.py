@@ -43,6 +43,10 @@ def route(project: Path = typer.Option(Path("."), "--project", "-p", help="folde
     with p.store.lock("route", wait=wait):
         plans = plan_route(p, stages)
         _print_plan(plans, rc)
+        stopped = next((pl.stopped for pl in plans if pl.stopped), None)
+        if stopped:
+            console.print(f"[yellow]planning stopped:[/] {stopped}")
+            raise typer.Exit(3)
         if run:
             res = run_route(p, stages, plans)
             parts = [f"{n} by {s}" for s, n in res.labeled.items()]

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..data.readers import read_records
+from ..errors import LabelwiseError
 from ..types import Record
 from .stages import HUMAN, AnnotatorStage
 from .thresholds import ThresholdResult, calibrate_threshold
@@ -36,6 +37,7 @@ class StagePlan:
     holdout_accuracy: float | None = None
     calls: int = 0
     money: float = 0.0
+    stopped: str | None = None  # the budget (or the backend) stopped this stage's gold questions
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +107,7 @@ def plan_route(project: Any, stages: Sequence[AnnotatorStage | str]) -> list[Sta
         res = calibrate_threshold(c_conf, c_ok, rc.target_accuracy, rc.delta, rc.min_accepted)
         c_acc, h_acc = res.accept(c_conf), res.accept(h_conf)
         plans.append(StagePlan(stage.name, len(calib), res, len(held), int(h_acc.sum()),
-                               float(h_ok[h_acc].mean()) if h_acc.any() else None, out.calls, out.money))
+                               float(h_ok[h_acc].mean()) if h_acc.any() else None, out.calls, out.money, out.stopped))
         calib = [r for r, a in zip(calib, c_acc) if not a]
         held = [r for r, a in zip(held, h_acc) if not a]
         if out.stopped:
@@ -115,6 +117,10 @@ def plan_route(project: Any, stages: Sequence[AnnotatorStage | str]) -> list[Sta
 
 def run_route(project: Any, stages: Sequence[AnnotatorStage | str], plans: Sequence[StagePlan]) -> RouteResult:
     """Label every record of the data file through the planned stages; store who labeled what."""
+    unfinished = next((p for p in plans if p.stopped), None)
+    if unfinished is not None or len(plans) < len(stages):
+        raise LabelwiseError(f"the route plan is incomplete ({unfinished.stopped if unfinished else 'a stage is missing'}); "
+                             "raise the budget and plan again: a partial plan would leave stages out")
     run = route_name(project)
     gold_ids = {r.id: r for r in gold_records(project)}
     data = project.read_data()
