@@ -186,3 +186,26 @@ def test_sampled_answers_are_seeded_and_repeatable(annotator):
     annotator.answer_sync(q("something else entirely"))
     b = annotator.answer_sync(query)
     assert a.samples == b.samples and len(a.samples) == 3
+
+
+def test_a_tokens_budget_is_reserved_from_real_token_counts_once_the_model_is_loaded(annotator, tmp_path):
+    """Scoring uses exactly the tokens max_usage counts, so a tokens budget equal to the job's real
+    usage completes it, and one token less stops before the last item."""
+    import asyncio
+
+    from labelwise.config import TaskConfig
+    from labelwise.cost import Budget
+    from labelwise.engine import AnnotationRun
+    from labelwise.store import Store
+    from labelwise.tasks import make_task
+    from labelwise.types import Record
+    task = make_task(TaskConfig(kind="classification", labels={"positive": "", "negative": ""}))
+    recs = [Record(f"r{i}", {"text": f"review number {i}: {'great' if i % 2 else 'bad'} food"}) for i in range(6)]
+    annotator.answer_sync(q("warm up"))  # loaded: from here on the bound is the real count
+    need = sum(annotator.max_usage(qq).total_tokens for r in recs for qq in task.queries(r))
+    store = Store(tmp_path / "a.db")
+    s = asyncio.run(AnnotationRun(task, annotator, store, Budget(tokens=need), None, concurrency=1).run(recs))
+    assert s.annotated == 6 and s.stopped is None and store.spent()["tokens"] == need
+    short = Store(tmp_path / "b.db")
+    s = asyncio.run(AnnotationRun(task, annotator, short, Budget(tokens=need - 1), None, concurrency=1).run(recs))
+    assert s.annotated == 5 and "budget for tokens reached" in s.stopped

@@ -72,7 +72,18 @@ class LlamaCppAnnotator:
         return ident
 
     def max_usage(self, query: Query) -> Usage:
-        return default_max_usage(query, samples=query.samples, choice_scoring=True)
+        """The tokens an answer will use: counted exactly with the model's tokenizer once it is
+        loaded (scoring uses exactly these; generation at most max_tokens per answer), before
+        that a bound from the prompt's bytes."""
+        if self._llm is None:
+            return default_max_usage(query, samples=query.samples, choice_scoring=True)
+        with self._lock:  # the tokenizer is the model's: not while another thread evaluates
+            _, tokens = self._prompt_tokens(query.messages)
+            if query.choices:
+                completion = sum(len(self._llm.tokenize(c.encode("utf-8"), add_bos=False, special=False))
+                                 for c in query.choices)
+                return Usage(len(tokens), completion)
+        return Usage(len(tokens) * query.samples, query.max_tokens * query.samples)
 
     # -- loading ------------------------------------------------------------------------------
     def _load(self) -> Any:
