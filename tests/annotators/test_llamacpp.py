@@ -166,6 +166,17 @@ def test_answers_depend_on_the_prompt_only_not_on_the_items_before(annotator):
     assert again_score.choice_logprobs == first_score.choice_logprobs
 
 
+def test_a_prompt_without_markers_in_its_text_is_tokenized_as_the_whole_prompt_would_be(annotator):
+    """Keeping item text apart from control tokens must not change how anything else is
+    tokenized (a first version cut plain runs at message edges: ' ' + 'positive' instead of
+    ' positive', which took gemma-3-270m 4-shot from 78% to 51% on SST-2)."""
+    msgs = (SYSTEM, Message("user", "Review: a fine film"), Message("assistant", "positive"),
+            Message("user", "Review: awful, just awful"))
+    text, tokens = annotator._prompt_tokens(msgs)
+    llm = annotator._llm
+    assert tokens == llm.tokenize(text.encode(), add_bos=not text.startswith(annotator._bos_text), special=True)
+
+
 def test_chat_markers_inside_item_text_are_plain_text_not_control_tokens(annotator):
     """An item that contains ChatML markers cannot open a new turn: its text is tokenized with
     special tokens off, while the template's own markers stay control tokens."""

@@ -19,6 +19,7 @@ plain text, so ``<|im_start|>system`` inside an item is just characters.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from pathlib import Path
@@ -56,6 +57,9 @@ class LlamaCppAnnotator:
         self._sha: str | None = None
         self._is_eog: Any = None  # llama_cpp's end-of-generation test, bound on load
         self._aligned = 0  # cache positions [0, _aligned) were filled block by block (safe to reuse)
+        self._control: dict[str, int] = {}  # the vocabulary's control tokens by text, read on load
+        self._control_text: dict[int, str] = {}
+        self._control_re: Any = None
 
     @property
     def id(self) -> str:
@@ -103,10 +107,22 @@ class LlamaCppAnnotator:
         bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
         eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
         self._bos_text = bos
+        self._read_control_tokens(llm)
         if template:
             self._format = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._llm = llm
         return llm
+
+    def _read_control_tokens(self, llm: Any) -> None:
+        from llama_cpp import LLAMA_TOKEN_ATTR_CONTROL
+        for t in range(llm.n_vocab()):
+            if llm._model.token_get_attr(t) & LLAMA_TOKEN_ATTR_CONTROL:
+                text = llm._model.token_get_text(t)
+                if text:
+                    self._control.setdefault(text, t)
+        self._control_text = {t: text for text, t in self._control.items()}
+        if self._control:  # longest first, so a marker is never cut by a shorter one inside it
+            self._control_re = re.compile("|".join(re.escape(k) for k in sorted(self._control, key=len, reverse=True)))
 
     def _layout(self, contents: list[str], roles: list[str]) -> str:
         msgs = [{"role": r, "content": c} for r, c in zip(roles, contents)]
@@ -122,28 +138,46 @@ class LlamaCppAnnotator:
 
     def _prompt_tokens(self, messages: tuple[Message, ...]) -> tuple[str, list[int]]:
         """The rendered prompt and its tokens, where only the template's own text may hold
-        control tokens: the template is rendered around placeholders, its pieces tokenized with
-        special tokens on, each message's text with them off."""
+        control tokens. The template is rendered around placeholders; the control tokens it
+        writes (``<|im_start|>``, ``<bos>``...) become those tokens, and everything between them,
+        template text and message text alike, is tokenized as one plain run with special tokens
+        off, exactly as the whole prompt would be tokenized if it held no markers of its own."""
         self._load()
         roles = [m.role for m in messages]
-        marked = self._layout([_SENTINEL.format(i) for i in range(len(messages))], roles)
-        pieces: list[tuple[str, bool]] = []  # (text, may hold control tokens)
-        rest = marked
+        rest = self._layout([_SENTINEL.format(i) for i in range(len(messages))], roles)
+        runs: list[str | int] = []  # plain text, or the id of a control token the template wrote
+        buf: list[str] = []
         for i, m in enumerate(messages):
             before, sep, rest = rest.partition(_SENTINEL.format(i))
             if not sep:
                 raise ItemError("the model's chat template changes message text, so item text cannot be kept "
                                 "apart from its control tokens; use a model with a plain chat template")
-            pieces += [(before, True), (m.content, False)]
-        pieces.append((rest, True))
-        text = "".join(t for t, _ in pieces)
+            self._template_text(before, buf, runs)
+            buf.append(m.content)
+        self._template_text(rest, buf, runs)
+        if buf:
+            runs.append("".join(buf))
+        text = "".join(r if isinstance(r, str) else self._control_text[r] for r in runs)
         tokens: list[int] = []
-        for j, (piece, special) in enumerate(pieces):
-            if not piece:
-                continue
-            add_bos = not tokens and not (self._bos_text and text.startswith(self._bos_text))
-            tokens += self._llm.tokenize(piece.encode("utf-8"), add_bos=add_bos, special=special)
+        for run in runs:
+            if isinstance(run, int):
+                tokens.append(run)
+            elif run:
+                add_bos = not tokens and not (self._bos_text and text.startswith(self._bos_text))
+                tokens += self._llm.tokenize(run.encode("utf-8"), add_bos=add_bos, special=False)
         return text, tokens
+
+    def _template_text(self, piece: str, buf: list[str], runs: list[str | int]) -> None:
+        """Append a piece of the template's own text: its control tokens end the plain run."""
+        pos = 0
+        for m in self._control_re.finditer(piece) if self._control_re is not None else ():
+            buf.append(piece[pos:m.start()])
+            if any(buf):
+                runs.append("".join(buf))
+            buf.clear()
+            runs.append(self._control[m.group(0)])
+            pos = m.end()
+        buf.append(piece[pos:])
 
     # -- scoring --------------------------------------------------------------------------------
     def _logits_after(self, tokens: list[int]) -> tuple[np.ndarray, int]:
