@@ -150,6 +150,9 @@ def test_confidence_of_a_stored_distribution():
     assert confidence_of({"a": 0.7, "b": 0.3}, "top") == pytest.approx(0.7)
     assert confidence_of({"token_confidence": [0.9, 0.4, 0.99]}, "margin") == pytest.approx(0.4)
     assert confidence_of(None, "top") == 0.0
+    # multilabel: one yes/no probability per label; the item is as sure as its least sure label
+    assert confidence_of({"food": 0.9, "price": 0.3}, "margin", multilabel=True) == pytest.approx(0.4)
+    assert confidence_of({"food": 0.9, "price": 0.3}, "top", multilabel=True) == pytest.approx(0.7)
 
 
 def test_label_studio_export_has_predictions_and_marks_what_people_must_label(project, tmp_path):

@@ -27,9 +27,10 @@ class StageLabels:
     stopped: str | None = None
 
 
-def confidence_of(distribution: Mapping[str, Any] | None, how: str) -> float:
+def confidence_of(distribution: Mapping[str, Any] | None, how: str, multilabel: bool = False) -> float:
     """How sure a stored annotation is: the top probability or the top-1 minus top-2 margin of a
-    scored distribution; for NER the lowest token confidence of the sentence."""
+    scored distribution; for NER the lowest token confidence of the sentence; for multilabel
+    (one yes/no probability per label) its least sure decision, as max(p, 1 - p) or |2p - 1|."""
     if not distribution:
         return 0.0
     if "token_confidence" in distribution:
@@ -37,6 +38,9 @@ def confidence_of(distribution: Mapping[str, Any] | None, how: str) -> float:
     probs = {k: v for k, v in distribution.items() if isinstance(v, (int, float))}
     if not probs:
         return 0.0
+    if multilabel:
+        sure = [max(p, 1 - p) if how == "top" else abs(2 * p - 1) for p in probs.values()]
+        return float(min(sure))
     return float(top_probability(probs) if how == "top" else margin(probs))
 
 
@@ -50,6 +54,7 @@ class AnnotatorStage:
         self.name = spec
         self.project = project.with_annotator(backend, model, annotator=annotator)
         self.how = confidence
+        self.multilabel = project.task.kind == "multilabel"
 
     def label(self, records: Sequence[Record]) -> StageLabels:
         s = self.project.run(list(records))
@@ -59,7 +64,7 @@ class AnnotatorStage:
             a = current.get(r.id)
             ok = a is not None and a.error is None
             labels.append(a.label if ok else None)
-            conf.append(confidence_of(a.distribution, self.how) if ok else 0.0)
+            conf.append(confidence_of(a.distribution, self.how, self.multilabel) if ok else 0.0)
         return StageLabels(labels, np.asarray(conf, dtype=float), s.calls, s.money, s.stopped)
 
     def close(self) -> None:
