@@ -17,9 +17,7 @@ Needs ../shared/datasets and the model (pulled from its packages)."""
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -27,24 +25,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results import shared_datasets, write_section  # noqa: E402
+from bench_models import sst2  # noqa: E402  (the same SST-2 sample and label names)
+from results import write_section  # noqa: E402
 
 import labelwise.annotators.llamacpp as lc  # noqa: E402
 from labelwise.annotators.pull import pull  # noqa: E402
 from labelwise.config import AnnotatorConfig, TaskConfig  # noqa: E402
 from labelwise.fewshot import FewShot  # noqa: E402
 from labelwise.tasks import make_task  # noqa: E402
-from labelwise.types import Record  # noqa: E402
-
-NAMES = {"0": "negative", "1": "positive"}
-
-
-def sst2(split: str, n: int, seed: int = 13) -> list[Record]:
-    rows = list(csv.DictReader(open(shared_datasets() / "sst2" / f"{split}.csv", encoding="utf-8")))
-    random.Random(seed).shuffle(rows)
-    return [Record(f"{split}-{i}", {"text": r["sentence" if "sentence" in r else "text"].strip()},
-                   gold=NAMES[str(r["label"])]) for i, r in enumerate(rows[:n])]
-
 
 def any_prefix(self, tokens):  # the previous _logits_after: the longest cached prefix, one batch
     llm = self._llm
