@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .errors import ConfigError
+from .textfile import read_utf8
 
 CONFIG_NAME = "labelwise.yaml"
 
@@ -192,16 +193,7 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"cannot read the config: {e.strerror or e}", path=str(path)) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"bytes that are not UTF-8 at byte {e.start} ({data[e.start:e.start + 4]!r}); "
-                          "re-save the config as UTF-8", path=str(path),
-                          line=data[: e.start].count(b"\n") + 1) from None
+    return read_utf8(path, ConfigError, "config")
 
 
 def _runaway_quote(text: str, problem_line: int) -> int | None:

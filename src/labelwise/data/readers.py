@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import InputError
+from ..textfile import read_utf8
 from ..types import Record
 from .conll import conll_rows
 
@@ -22,16 +23,7 @@ _CSV_FIELD_LIMIT = 2**31 - 1
 
 
 def _decode(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read the file: {e.strerror or e}", path=str(path)) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise InputError(f"bytes that are not UTF-8 at byte {e.start} ({data[e.start:e.start + 4]!r}); "
-                         "re-save the file as UTF-8", path=str(path), line=line) from None
+    return read_utf8(path)
 
 
 def _csv_error(e: csv.Error, path: Path, start: int, reached: int) -> InputError:
