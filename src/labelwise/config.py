@@ -122,8 +122,9 @@ class RouteConfig(_Strict):
     """Who labels each item: a chain of stages, each accepting the items whose confidence clears
     a threshold calibrated on gold with a stated guarantee, forwarding the rest."""
 
-    stages: list[str] = Field(default_factory=list, description="BACKEND:MODEL annotators, cheapest first, "
-                              "and optionally `human` last (the rest goes to people)")
+    stages: list[str] = Field(default_factory=list, description="cheapest first: optionally a small "
+                              "model first (`committee`, `committee:MODEL`, `small:MODEL`), then BACKEND:MODEL "
+                              "annotators, and optionally `human` last (the rest goes to people)")
     target_accuracy: float = Field(default=0.95, gt=0, lt=1)
     delta: float = Field(default=0.05, gt=0, lt=1, description="the guarantee holds with probability 1 - delta")
     gold: str | None = Field(default=None, description="a file of labeled items with the data's columns "
@@ -135,6 +136,12 @@ class RouteConfig(_Strict):
     confidence: Literal["top", "margin"] = Field(default="margin", description="a scored distribution's top "
                                                  "probability, or top minus second (NER: the lowest token confidence)")
     seed: int = 0
+    train_size: int = Field(default=200, ge=2, description="pool items the next LLM stage labels to train a "
+                            "small-model stage (committee, small:MODEL)")
+    committee_size: int = Field(default=3, ge=1, description="members of a `committee` stage (bagged copies)")
+    continual: bool = Field(default=True, description="a small-model stage labels the pool in batches and "
+                            "learns, after each, what later stages labeled for the items it forwarded")
+    batch_size: int = Field(default=200, ge=1, description="items per batch of a continual small-model stage")
 
 
 class StoreConfig(_Strict):

@@ -15,6 +15,7 @@ import numpy as np
 
 from .loop_models import ClassifierRounds, rounds_for
 from .models.base import make_small_model
+from .models.committee import Committee
 from .project import Project
 from .strategies import ClassBalanced, PoolState, StableStop, make_strategy
 from .types import Record
@@ -115,18 +116,15 @@ class ActiveLearningLoop:
         return strategy.select(state, n, np.random.default_rng(self.seed * 7919 + len(labeled)))
 
     def _committee_votes(self, pool_records: list[Record], labeled: dict[str, Any], size: int = 3) -> np.ndarray:
-        """Votes of ``size`` small models, each trained on a bootstrap sample of the labels bought
-        (query by bagging); a sample with a single class is replaced by all the labels."""
+        """Votes of a committee of ``size`` small models, each trained on a bootstrap sample of the
+        labels bought (query by bagging; :class:`models.committee.Committee`)."""
         pool = {r.id: r for r in pool_records}
         usable = sorted(i for i, label in labeled.items() if label is not None)
-        rng = np.random.default_rng(self.seed * 104729 + len(labeled))
+        member = self.kind.wrap(make_small_model(self.model, store=self.project.store, seed=self.seed))
+        committee = Committee(member, size, seed=self.seed + len(labeled)).fit(
+            self.kind.inputs([pool[i] for i in usable]), [labeled[i] for i in usable])
         X = self.kind.inputs(pool_records)
-        votes = []
-        for _ in range(size):
-            ids = {usable[j] for j in rng.integers(0, len(usable), len(usable))}
-            if len({str(labeled[i]) for i in ids}) < 2:
-                ids = set(usable)
-            votes.append(self.kind.votes(self._fit(pool, {i: labeled[i] for i in ids}), X))
+        votes = [self.kind.votes(m, X) for m in committee.members_]
         # class indices 0..m-1 over the votes cast (a multi-label vote is a label set, not an index)
         return np.unique(np.stack(votes), return_inverse=True)[1].reshape(len(votes), -1)
 

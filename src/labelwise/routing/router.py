@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -21,7 +22,8 @@ import numpy as np
 from ..data.readers import read_records
 from ..errors import LabelwiseError
 from ..types import Record
-from .stages import HUMAN, AnnotatorStage
+from .small_stage import SmallModelStage
+from .stages import HUMAN
 from .thresholds import ThresholdResult, calibrate_threshold
 
 GOLD = "gold"
@@ -38,9 +40,15 @@ class StagePlan:
     calls: int = 0
     money: float = 0.0
     stopped: str | None = None  # the budget (or the backend) stopped this stage's gold questions
+    delta: float | None = None  # this stage's level: route.delta, split over the batches of a continual stage
+    batches: int = 1
+    trained_on: int = 0         # small-model stage: teacher labels it was fit on
+    calibration_ids: list[str] = field(default_factory=list, repr=False)  # the gold it was calibrated on
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("calibration_ids")
+        return d
 
 
 @dataclass
@@ -54,6 +62,7 @@ class RouteResult:
     from_gold: int = 0
     unrouted: int = 0
     stopped: str | None = None
+    batches: list[dict[str, Any]] = field(default_factory=list)  # continual small-model stage, per batch
 
 
 def route_name(project: Any) -> str:
@@ -61,7 +70,8 @@ def route_name(project: Any) -> str:
     rc = project.config.route
     key = json.dumps({"stages": rc.stages, "target": rc.target_accuracy, "delta": rc.delta, "gold": rc.gold,
                       "gold_sample": rc.gold_sample, "holdout": rc.holdout, "min": rc.min_accepted,
-                      "confidence": rc.confidence, "seed": rc.seed, "template": project.task.template_hash},
+                      "confidence": rc.confidence, "seed": rc.seed, "template": project.task.template_hash,
+                      "small": [rc.train_size, rc.committee_size, rc.continual, rc.batch_size]},
                      sort_keys=True)
     return "route/" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
@@ -90,24 +100,54 @@ def split_gold(gold: Sequence[Record], holdout: float, seed: int) -> tuple[list[
     return [r for i, r in enumerate(gold) if i not in held], [r for i, r in enumerate(gold) if i in held]
 
 
-def plan_route(project: Any, stages: Sequence[AnnotatorStage | str]) -> list[StagePlan]:
+def _pool(project: Any) -> list[Record]:
+    """The data's records that are not gold: what the route labels."""
+    gold_ids = {r.id for r in gold_records(project)}
+    return [r for r in project.read_data() if r.id not in gold_ids]
+
+
+def _stage_delta(project: Any, stage: Any, pool_size: int) -> tuple[float, int]:
+    """(level, batches): a continual small-model stage recalibrates before each batch, so its
+    delta is split over them (a union bound keeps the stage's overall level at route.delta)."""
+    rc = project.config.route
+    if isinstance(stage, SmallModelStage) and rc.continual:
+        batches = max(1, math.ceil(pool_size / rc.batch_size))
+        return rc.delta / batches, batches
+    return rc.delta, 1
+
+
+def _correct(labels: Sequence[Any], records: Sequence[Record]) -> np.ndarray:
+    return np.array([lab is not None and lab == r.gold for lab, r in zip(labels, records)], bool)
+
+
+def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:
     rc = project.config.route
     calib, held = split_gold(gold_records(project), rc.holdout, rc.seed)
+    pool = _pool(project)
     plans: list[StagePlan] = []
     for stage in stages:
         if stage == HUMAN:
             plans.append(StagePlan(HUMAN, len(calib), None, len(held)))
             break
-        assert isinstance(stage, AnnotatorStage)
+        calls = money = 0
+        if isinstance(stage, SmallModelStage):
+            taught = stage.prepare(pool)  # the teacher's labels, through the engine
+            calls, money = taught.calls, taught.money
+            if taught.stopped:
+                plans.append(StagePlan(stage.name, len(calib), None, len(held), calls=calls, money=money,
+                                       stopped=taught.stopped))
+                break
+        delta, batches = _stage_delta(project, stage, len(pool))
         out = stage.label(calib + held)  # one run through the engine; calibration and held-out apart below
         n = len(calib)
         c_conf, h_conf = out.confidence[:n], out.confidence[n:]
-        c_ok = np.array([lab is not None and lab == r.gold for lab, r in zip(out.labels[:n], calib)], bool)
-        h_ok = np.array([lab is not None and lab == r.gold for lab, r in zip(out.labels[n:], held)], bool)
-        res = calibrate_threshold(c_conf, c_ok, rc.target_accuracy, rc.delta, rc.min_accepted)
+        c_ok, h_ok = _correct(out.labels[:n], calib), _correct(out.labels[n:], held)
+        res = calibrate_threshold(c_conf, c_ok, rc.target_accuracy, delta, rc.min_accepted)
         c_acc, h_acc = res.accept(c_conf), res.accept(h_conf)
         plans.append(StagePlan(stage.name, len(calib), res, len(held), int(h_acc.sum()),
-                               float(h_ok[h_acc].mean()) if h_acc.any() else None, out.calls, out.money, out.stopped))
+                               float(h_ok[h_acc].mean()) if h_acc.any() else None, calls + out.calls,
+                               money + out.money, out.stopped, delta, batches,
+                               getattr(stage, "trained_on", 0), [r.id for r in calib]))
         calib = [r for r, a in zip(calib, c_acc) if not a]
         held = [r for r, a in zip(held, h_acc) if not a]
         if out.stopped:
@@ -115,28 +155,21 @@ def plan_route(project: Any, stages: Sequence[AnnotatorStage | str]) -> list[Sta
     return plans
 
 
-def run_route(project: Any, stages: Sequence[AnnotatorStage | str], plans: Sequence[StagePlan]) -> RouteResult:
-    """Label every record of the data file through the planned stages; store who labeled what."""
-    unfinished = next((p for p in plans if p.stopped), None)
-    if unfinished is not None or len(plans) < len(stages):
-        raise LabelwiseError(f"the route plan is incomplete ({unfinished.stopped if unfinished else 'a stage is missing'}); "
-                             "raise the budget and plan again: a partial plan would leave stages out")
-    run = route_name(project)
-    gold_ids = {r.id: r for r in gold_records(project)}
-    data = project.read_data()
-    rows: list[tuple[str, str, Any, float | None, bool]] = [(r.id, GOLD, r.gold, 1.0, True) for r in data
-                                                            if r.id in gold_ids]
-    result = RouteResult(run, list(plans), from_gold=len(rows))
-    remaining = [r for r in data if r.id not in gold_ids]
-    people_follow = bool(plans) and plans[-1].stage == HUMAN
-    machine = [(s, p) for s, p in zip(stages, plans) if s != HUMAN]
-    for i, (stage, plan) in enumerate(machine):
+Row = tuple[str, str, Any, float | None, bool]  # record id, stage, label, confidence, certified
+
+
+def _through_chain(records: list[Record], machine: Sequence[tuple[Any, ThresholdResult | None]],
+                   people_follow: bool, result: RouteResult) -> tuple[list[Row], list[Record]]:
+    """Label ``records`` with the first machine stage that may keep each; (rows, what is left)."""
+    rows: list[Row] = []
+    remaining = records
+    for i, (stage, threshold) in enumerate(machine):
         last = i == len(machine) - 1 and not people_follow
-        safe = plan.threshold is not None and plan.threshold.threshold is not None
+        safe = threshold is not None and threshold.threshold is not None
         if not remaining or (not safe and not last):
             continue
         out = stage.label(remaining)
-        accept = (plan.threshold.accept(out.confidence) if safe else np.zeros(len(remaining), bool)) & \
+        accept = (threshold.accept(out.confidence) if safe else np.zeros(len(remaining), bool)) & \
             np.array([lab is not None for lab in out.labels], bool)
         kept = [(r.id, stage.name, lab, float(c), True)
                 for r, lab, c, a in zip(remaining, out.labels, out.confidence, accept) if a]
@@ -144,18 +177,69 @@ def run_route(project: Any, stages: Sequence[AnnotatorStage | str], plans: Seque
             kept += [(r.id, stage.name, lab, float(c), False)
                      for r, lab, c, a in zip(remaining, out.labels, out.confidence, accept) if not a and lab is not None]
         rows += kept
-        result.labeled[stage.name] = len(kept)
+        result.labeled[stage.name] = result.labeled.get(stage.name, 0) + len(kept)
         done = {k[0] for k in kept}
         remaining = [r for r in remaining if r.id not in done]
         if out.stopped:
             result.stopped = out.stopped
             break
-    if people_follow and remaining and not result.stopped:
-        result.queued_for_people = len(remaining)
-        project.store.queue_for_review(run, [r.id for r in remaining], "no stage could certify a label")
-        remaining = []
+    return rows, remaining
+
+
+def _recalibrated(project: Any, stage: SmallModelStage, plan: StagePlan) -> ThresholdResult:
+    """The small stage's threshold for its model as it is now, on the gold it was planned on."""
+    rc = project.config.route
+    by_id = {r.id: r for r in gold_records(project)}
+    calib = [by_id[i] for i in plan.calibration_ids if i in by_id]
+    out = stage.label(calib)
+    return calibrate_threshold(out.confidence, _correct(out.labels, calib), rc.target_accuracy,
+                               plan.delta if plan.delta is not None else rc.delta, rc.min_accepted)
+
+
+def run_route(project: Any, stages: Sequence[Any], plans: Sequence[StagePlan]) -> RouteResult:
+    """Label every record of the data file through the planned stages; store who labeled what."""
+    unfinished = next((p for p in plans if p.stopped), None)
+    if unfinished is not None or len(plans) < len(stages):
+        raise LabelwiseError(f"the route plan is incomplete ({unfinished.stopped if unfinished else 'a stage is missing'}); "
+                             "raise the budget and plan again: a partial plan would leave stages out")
+    rc = project.config.route
+    run = route_name(project)
+    gold_ids = {r.id: r for r in gold_records(project)}
+    data = project.read_data()
+    rows: list[Row] = [(r.id, GOLD, r.gold, 1.0, True) for r in data if r.id in gold_ids]
+    result = RouteResult(run, list(plans), from_gold=len(rows))
+    pool = [r for r in data if r.id not in gold_ids]
+    people_follow = bool(plans) and plans[-1].stage == HUMAN
+    machine = [(s, p.threshold) for s, p in zip(stages, plans) if s != HUMAN]
+    left: list[Record] = []
+    first = machine[0][0] if machine else None
+    if isinstance(first, SmallModelStage) and rc.continual:
+        for b, start in enumerate(range(0, len(pool), rc.batch_size)):
+            batch = pool[start:start + rc.batch_size]
+            threshold = plans[0].threshold if b == 0 else _recalibrated(project, first, plans[0])
+            got, rest = _through_chain(batch, [(first, threshold)] + machine[1:], people_follow, result)
+            rows += got
+            left += rest
+            taught = [(r, row[2]) for r, row in _by_record(batch, got) if row[1] != first.name]
+            first.learn([r for r, _ in taught], [lab for _, lab in taught])
+            result.batches.append({"batch": b, "items": len(batch), "threshold": threshold.threshold,
+                                   "kept": sum(1 for row in got if row[1] == first.name), "learned": len(taught)})
+            if result.stopped:
+                break
+    else:
+        got, left = _through_chain(pool, machine, people_follow, result)
+        rows += got
+    if people_follow and left and not result.stopped:
+        result.queued_for_people = len(left)
+        project.store.queue_for_review(run, [r.id for r in left], "no stage could certify a label")
+        left = []
     project.store.put_routed(run, rows)
     result.certified = sum(1 for r in rows if r[4])
     result.uncertified = sum(1 for r in rows if not r[4])
-    result.unrouted = len(remaining)
+    result.unrouted = len(pool) - (len(rows) - result.from_gold) - result.queued_for_people
     return result
+
+
+def _by_record(records: Sequence[Record], rows: Sequence[Row]) -> list[tuple[Record, Row]]:
+    got = {row[0]: row for row in rows}
+    return [(r, got[r.id]) for r in records if r.id in got]

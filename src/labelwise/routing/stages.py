@@ -74,19 +74,30 @@ class AnnotatorStage:
 
 
 def make_stages(project: Any, specs: Sequence[str], confidence: str,
-                annotators: Mapping[str, Any] | None = None) -> list[AnnotatorStage | str]:
-    """The configured stages in order; ``human`` may only come last."""
+                annotators: Mapping[str, Any] | None = None) -> list[Any]:
+    """The configured stages in order: a small-model stage may only come first (it learns from
+    the LLM stage after it), ``human`` only last."""
+    from .small_stage import SmallModelStage, is_small_spec
     if not specs:
         raise ConfigError("route.stages is empty: name the annotators to try, cheapest first, e.g. "
                           "[llamacpp:qwen2.5-coder-0.5b-instruct, llamacpp:qwen2.5-coder-1.5b-instruct, human]",
                           field="route.stages")
-    out: list[AnnotatorStage | str] = []
+    rc = project.config.route
+    out: list[Any] = []
     for i, spec in enumerate(specs):
         if spec == HUMAN:
             if i != len(specs) - 1:
                 raise ConfigError("'human' must be the last route stage: people take what no model may label",
                                   field="route.stages")
             out.append(HUMAN)
+        elif is_small_spec(spec):
+            if i != 0:
+                raise ConfigError(f"route stage '{spec}': a small-model stage must come first (it is the cheapest, "
+                                  f"and it learns from the LLM stage after it)", field="route.stages")
+            out.append(spec)  # built below, once its teacher exists
         else:
             out.append(AnnotatorStage(project, spec, confidence, (annotators or {}).get(spec)))
+    if out and isinstance(out[0], str) and out[0] != HUMAN:
+        teacher = out[1] if len(out) > 1 and isinstance(out[1], AnnotatorStage) else None
+        out[0] = SmallModelStage(project, out[0], confidence, teacher, rc.committee_size, rc.train_size, rc.seed)
     return out

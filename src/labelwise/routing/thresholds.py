@@ -53,7 +53,9 @@ def calibrate_threshold(confidence: np.ndarray | Sequence[float], correct: np.nd
     they are the strictest ones, which come first, and whether one is skipped depends on counts
     alone, never on correctness, so skipping them only moves where the fixed sequence starts.
     Stopping there instead would make every stage with a few very confident items accept
-    nothing; testing them would let a handful of lucky items decide."""
+    nothing; testing them would let a handful of lucky items decide. For the same reason, and
+    by the same count-only argument, thresholds accepting too few items to pass even with zero
+    errors (e.g. fewer than 59 at alpha 0.05, delta 0.05) are skipped, not failed."""
     c = np.asarray(confidence, dtype=float)
     y = np.asarray(correct)
     if c.ndim != 1 or y.shape != c.shape:
@@ -72,9 +74,13 @@ def calibrate_threshold(confidence: np.ndarray | Sequence[float], correct: np.nd
     grid = np.unique(c if candidates is None else np.asarray(candidates, float))[::-1]
     best = failed = None
     tested = 0
+    # fewest accepted items that could pass at all (with no error): below it a test only fails
+    passable = min_accepted
+    while passable <= n and clopper_pearson_upper(0, passable, delta) > alpha:
+        passable += 1
     for t in grid:
         m = int(n - np.searchsorted(c_asc, t, side="left"))
-        if m < min_accepted:
+        if m < passable:
             continue
         e = int(cum_err[m])
         tested += 1
@@ -90,8 +96,9 @@ def calibrate_threshold(confidence: np.ndarray | Sequence[float], correct: np.nd
         f"{clopper_pearson_upper(failed[2], failed[1], delta):.4f} exceeds {alpha:.4g}")
     if best is None:
         reason = fail_txt and f"no safe threshold: the strictest testable {fail_txt}"
-        reason = reason or (f"no threshold accepts at least {min_accepted} of the {n} gold items; "
-                            f"label more gold or lower min_accepted")
+        reason = reason or (f"no threshold accepts at least {passable} of the {n} gold items (fewer cannot "
+                            f"show error <= {alpha:.4g} at delta {delta:.4g} even with no error); label more gold"
+                            + (" or lower min_accepted" if passable == min_accepted else ""))
         return ThresholdResult(None, 0, 0.0, None, 1.0, reason=reason, **common)
     t, m, e = best
     reason = (f"the next, more lenient {fail_txt}" if failed else "every tested threshold passed")
