@@ -117,6 +117,15 @@ def test_the_cli_plans_runs_exports_and_a_rerun_pays_nothing(project, tmp_path, 
     assert r.exit_code == 0, r.output
     out = " ".join(r.output.split())
     assert "200 by fake:weak" in out and "100 by fake:strong" in out and "0 queued for people" in out
+    report = json.loads((tmp_path / "route_report.json").read_text())
+    page = (tmp_path / "route_report.html").read_text()
+    weak_row, strong_row = report["stages"][0], report["stages"][1]
+    assert weak_row["labeled"] == 200 and strong_row["labeled"] == 100 and report["pool"] == 300
+    assert weak_row["calls"] == 300 and weak_row["paid_in_project"] == 300 + 240  # gold paid by the first plan
+    assert weak_row["threshold"] == pytest.approx(0.94) and weak_row["per_call"]["money"] == 0.0
+    assert weak_row["risk_coverage"][0][1] <= weak_row["risk_coverage"][-1][1] == 1.0  # strict to lenient
+    assert report["cost"][0]["way"].startswith("this route") and report["cost"][-1]["money"] == pytest.approx(300 * 0.08)
+    assert "Guarantee:" in page and "data:image/png;base64," in page and "fake:weak on every item" in page
     paid = project.store.spent()["calls"]
     r = runner.invoke(app, ["route", "-p", str(tmp_path), "--run"])
     assert r.exit_code == 0 and project.store.spent()["calls"] == paid  # every answer replayed

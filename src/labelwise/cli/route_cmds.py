@@ -20,7 +20,9 @@ def route(project: Path = typer.Option(Path("."), "--project", "-p", help="folde
           run: bool = typer.Option(False, "--run", help="after planning, label every item through the chain"),
           target_accuracy: float = typer.Option(None, help="overrides route.target_accuracy"),
           delta: float = typer.Option(None, help="overrides route.delta"),
-          wait: bool = typer.Option(False, "--wait", help="if another run holds the project, wait for it")) -> None:
+          wait: bool = typer.Option(False, "--wait", help="if another run holds the project, wait for it"),
+          report: Path = typer.Option(None, "--report", help="with --run: where the HTML report goes (and its .json "
+                                      "beside it); default route_report.html in the project folder")) -> None:
     """Plan (and with --run, carry out) a chain of annotators under a stated accuracy.
 
     Each stage in `route.stages` (cheapest first, optionally `human` last) is asked about the
@@ -30,7 +32,13 @@ def route(project: Path = typer.Option(Path("."), "--project", "-p", help="folde
     is labeled by the first stage that may keep it; the rest go to people (the review queue),
     or, with no `human` stage, to the last stage, marked not certified. `export` then carries
     labeled_by and certified per item. Every paid answer goes through the cache and the budget,
-    so a stopped route resumes without paying twice."""
+    so a stopped route resumes without paying twice.
+
+    A first stage `committee` (or `committee:MODEL`, `small:MODEL`) is a small model taught by
+    the LLM stage after it: it costs nothing per item, and with route.continual it learns after
+    each batch what the later stages said about the items it passed on. With --run, an HTML +
+    JSON report (thresholds, coverage, risk-coverage plot, cost against the alternatives) is
+    written to route_report.html."""
     from ..routing.router import plan_route, route_name, run_route
     from ..routing.stages import make_stages
     p = Project.open(project)
@@ -40,27 +48,33 @@ def route(project: Path = typer.Option(Path("."), "--project", "-p", help="folde
         p.config = p.config.model_copy(update={"route": rc.model_copy(update=updates)})
         rc = p.config.route
     stages = make_stages(p, rc.stages, rc.confidence)
-    with p.store.lock("route", wait=wait):
-        plans = plan_route(p, stages)
-        _print_plan(plans, rc)
-        stopped = next((pl.stopped for pl in plans if pl.stopped), None)
-        if stopped:
-            console.print(f"[yellow]planning stopped:[/] {stopped}")
-            raise typer.Exit(3)
-        if run:
+    try:
+        with p.store.lock("route", wait=wait):
+            plans = plan_route(p, stages)
+            _print_plan(plans, rc)
+            stopped = next((pl.stopped for pl in plans if pl.stopped), None)
+            if stopped:
+                console.print(f"[yellow]planning stopped:[/] {stopped}")
+                raise typer.Exit(3)
+            if not run:
+                console.print(f"plan only ({route_name(p)}); `labelwise route -p {project} --run` labels everything")
+                return
             res = run_route(p, stages, plans)
             parts = [f"{n} by {s}" for s, n in res.labeled.items()]
             console.print(f"routed ({res.run}): {res.from_gold} from gold, {', '.join(parts) or 'none by a model'}; "
                           f"{res.certified} certified, {res.uncertified} not certified, "
                           f"{res.queued_for_people} queued for people, {res.unrouted} left")
+            from ..report.route_html import write_route_report
+            from ..routing.summary import route_summary
+            out = write_route_report(route_summary(p, stages, res), report or project / "route_report.html")
+            console.print(f"report: {out} (figures in {out.with_suffix('.json').name})")
             if res.stopped:
                 console.print(f"[yellow]stopped:[/] {res.stopped}")
                 raise typer.Exit(3)
-        else:
-            console.print(f"plan only ({route_name(p)}); `labelwise route -p {project} --run` labels everything")
-    for s in stages:
-        if hasattr(s, "close"):
-            s.close()
+    finally:
+        for s in stages:
+            if hasattr(s, "close"):
+                s.close()
 
 
 def _print_plan(plans, rc) -> None:  # noqa: ANN001
@@ -78,6 +92,10 @@ def _print_plan(plans, rc) -> None:  # noqa: ANN001
                   f"{th.error_bound:.3f}", held, str(pl.calls))
     console.print(t)
     for pl in plans:
+        if pl.trained_on:
+            console.print(f"[bold]{pl.stage}[/]: trained on {pl.trained_on} labels of the next stage"
+                          + (f"; recalibrated before each of {pl.batches} batches at delta {pl.delta:.4g}"
+                             if pl.batches > 1 else ""))
         if pl.threshold is not None:
             console.print(f"[bold]{pl.stage}[/]: {pl.threshold.reason}")
     first = next((pl.threshold for pl in plans if pl.threshold is not None), None)

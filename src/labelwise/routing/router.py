@@ -24,7 +24,7 @@ from ..errors import LabelwiseError
 from ..types import Record
 from .small_stage import SmallModelStage
 from .stages import HUMAN
-from .thresholds import ThresholdResult, calibrate_threshold
+from .thresholds import ThresholdResult, calibrate_threshold, risk_coverage
 
 GOLD = "gold"
 
@@ -44,6 +44,8 @@ class StagePlan:
     batches: int = 1
     trained_on: int = 0         # small-model stage: teacher labels it was fit on
     calibration_ids: list[str] = field(default_factory=list, repr=False)  # the gold it was calibrated on
+    risk_coverage: list[list[float]] = field(default_factory=list, repr=False)  # [threshold, coverage, risk]
+    holdout_correct: int = 0  # held-out gold items it accepted and got right
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -63,6 +65,13 @@ class RouteResult:
     unrouted: int = 0
     stopped: str | None = None
     batches: list[dict[str, Any]] = field(default_factory=list)  # continual small-model stage, per batch
+    calls: dict[str, int] = field(default_factory=dict)      # stage -> answers paid while labeling the pool
+    money: dict[str, float] = field(default_factory=dict)
+    pool: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if k != "plan"}
+        return {**d, "plan": [p.as_json() for p in self.plan]}
 
 
 def route_name(project: Any) -> str:
@@ -147,7 +156,8 @@ def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:
         plans.append(StagePlan(stage.name, len(calib), res, len(held), int(h_acc.sum()),
                                float(h_ok[h_acc].mean()) if h_acc.any() else None, calls + out.calls,
                                money + out.money, out.stopped, delta, batches,
-                               getattr(stage, "trained_on", 0), [r.id for r in calib]))
+                               getattr(stage, "trained_on", 0), [r.id for r in calib],
+                               risk_coverage(c_conf, c_ok, max_points=80).tolist(), int(h_ok[h_acc].sum())))
         calib = [r for r, a in zip(calib, c_acc) if not a]
         held = [r for r, a in zip(held, h_acc) if not a]
         if out.stopped:
@@ -178,6 +188,8 @@ def _through_chain(records: list[Record], machine: Sequence[tuple[Any, Threshold
                      for r, lab, c, a in zip(remaining, out.labels, out.confidence, accept) if not a and lab is not None]
         rows += kept
         result.labeled[stage.name] = result.labeled.get(stage.name, 0) + len(kept)
+        result.calls[stage.name] = result.calls.get(stage.name, 0) + out.calls
+        result.money[stage.name] = result.money.get(stage.name, 0.0) + out.money
         done = {k[0] for k in kept}
         remaining = [r for r in remaining if r.id not in done]
         if out.stopped:
@@ -207,8 +219,8 @@ def run_route(project: Any, stages: Sequence[Any], plans: Sequence[StagePlan]) -
     gold_ids = {r.id: r for r in gold_records(project)}
     data = project.read_data()
     rows: list[Row] = [(r.id, GOLD, r.gold, 1.0, True) for r in data if r.id in gold_ids]
-    result = RouteResult(run, list(plans), from_gold=len(rows))
     pool = [r for r in data if r.id not in gold_ids]
+    result = RouteResult(run, list(plans), from_gold=len(rows), pool=len(pool))
     people_follow = bool(plans) and plans[-1].stage == HUMAN
     machine = [(s, p.threshold) for s, p in zip(stages, plans) if s != HUMAN]
     left: list[Record] = []

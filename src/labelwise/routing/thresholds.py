@@ -137,3 +137,25 @@ def chain_ensemble_shares(confidences: Sequence[np.ndarray | Sequence[float]],
         stage[remaining[order[:keep]]] = j
         remaining = np.sort(remaining[order[keep:]])
     return stage
+
+
+def risk_coverage(confidence: np.ndarray | Sequence[float], correct: np.ndarray | Sequence[bool],
+                  max_points: int | None = None) -> np.ndarray:
+    """(threshold, coverage, risk) rows, strict to lenient, one per distinct confidence: the share
+    of items with confidence >= threshold and the error among them. ``max_points`` thins the rows
+    evenly (always keeping the most lenient), for plots and reports."""
+    c = np.asarray(confidence, dtype=float)
+    y = np.asarray(correct).astype(bool)
+    if c.ndim != 1 or y.shape != c.shape:
+        raise ValueError(f"confidence and correct must be 1-D of equal length; got {c.shape} and {y.shape}")
+    if c.size == 0:
+        return np.zeros((0, 3))
+    order = np.argsort(-c, kind="stable")
+    cs, errs = c[order], np.cumsum(~y[order])
+    last = np.r_[np.nonzero(cs[1:] != cs[:-1])[0], cs.size - 1]  # last index of each distinct confidence
+    m = last + 1
+    rows = np.column_stack([cs[last], m / c.size, errs[last] / m])
+    if max_points is not None and len(rows) > max_points:
+        keep = np.unique(np.r_[np.linspace(0, len(rows) - 1, max_points).round().astype(int), len(rows) - 1])
+        rows = rows[keep]
+    return rows

@@ -330,6 +330,12 @@ class Store:
                 self.db.execute("INSERT INTO spend_totals (id, money, requests, items, tokens) VALUES (1,?,?,?,?)",
                                 (money, requests, items, tokens))
 
+    def spent_by_annotator(self) -> dict[str, dict[str, float]]:
+        """annotator id -> {calls, money, seconds} from the ledger (every paid answer, all runs)."""
+        rows = self.db.execute("SELECT annotator_id, COUNT(*), COALESCE(SUM(cost),0), COALESCE(SUM(latency_s),0) "
+                               "FROM ledger GROUP BY annotator_id")
+        return {aid: {"calls": n, "money": money, "seconds": secs} for aid, n, money, secs in rows}
+
     def ledger_rows(self) -> Iterator[tuple[Any, ...]]:
         return self.db.execute("SELECT ts, annotator_id, cache_key, prompt_tokens, completion_tokens, cost, "
                                "latency_s FROM ledger ORDER BY id")
