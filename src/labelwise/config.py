@@ -136,6 +136,10 @@ class RouteConfig(_Strict):
     confidence: Literal["top", "margin"] = Field(default="margin", description="a scored distribution's top "
                                                  "probability, or top minus second (NER: the lowest token confidence)")
     seed: int = 0
+    rule: Literal["calibrated", "quantile"] = Field(default="calibrated", description="calibrated: thresholds on "
+                                                    "gold with a guarantee; quantile: the LLM Chain Ensembles "
+                                                    "baseline, each model keeps an equal share by confidence rank "
+                                                    "(no gold, no guarantee, nothing certified)")
     train_size: int = Field(default=200, ge=2, description="pool items the next LLM stage labels to train a "
                             "small-model stage (committee, small:MODEL)")
     committee_size: int = Field(default=3, ge=1, description="members of a `committee` stage (bagged copies)")

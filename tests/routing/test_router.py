@@ -196,3 +196,32 @@ def test_a_plan_stopped_by_the_budget_is_not_run(project, tmp_path):
     with pytest.raises(LabelwiseError, match="route plan is incomplete"):
         run_route(p, stages, plans)
     assert p.store.routed(route_name(p)) == {}
+
+
+def test_the_quantile_baseline_splits_by_rank_certifies_nothing_and_asks_each_stage_only_its_rest(project, tmp_path,
+                                                                                                 monkeypatch):
+    weak = scripted("weak", lambda t: "easy" in t)
+    strong = scripted("strong", lambda t: True)
+    fakes = {"fake:weak": weak, "fake:strong": strong}
+    import labelwise.routing.stages as st
+    real = st.make_stages
+    monkeypatch.setattr(st, "make_stages", lambda p, specs, how, annotators=None: real(p, specs, how, fakes))
+    calibrated = route_name(project)
+    r = CliRunner().invoke(app, ["route", "-p", str(tmp_path), "--rule", "quantile", "--run"])
+    assert r.exit_code == 0, r.output
+    assert sorted(weak.asked) == list(range(300))  # no gold asked: the baseline uses none
+    kept_by_weak = [n for n in range(300) if n % 3]  # its 200 sure items outrank the rest; it keeps half: 150
+    assert len(strong.asked) == 150
+    rc = project.config.route.model_copy(update={"rule": "quantile"})
+    project.config = project.config.model_copy(update={"route": rc})
+    routed = project.store.routed(route_name(project))
+    assert route_name(project) != calibrated and len(routed) == 300
+    by_weak = {int(rid[1:]) for rid, (s, *_x) in routed.items() if s == "fake:weak"}
+    assert len(by_weak) == 150 and by_weak <= set(kept_by_weak)  # the top share by confidence
+    assert {f"p{n}" for n in strong.asked} == {rid for rid, (s, *_x) in routed.items() if s == "fake:strong"}
+    assert not any(cert for *_x, cert in routed.values())
+    report = json.loads((tmp_path / "route_report.json").read_text())
+    assert report["rule"] == "quantile" and [s["labeled"] for s in report["stages"]] == [150, 150]
+    assert "No guarantee" in (tmp_path / "route_report.html").read_text()
+    bad = CliRunner().invoke(app, ["route", "-p", str(tmp_path), "--rule", "magic"])
+    assert bad.exit_code == 2 and "calibrated or quantile" in bad.output

@@ -20,6 +20,9 @@ def route(project: Path = typer.Option(Path("."), "--project", "-p", help="folde
           run: bool = typer.Option(False, "--run", help="after planning, label every item through the chain"),
           target_accuracy: float = typer.Option(None, help="overrides route.target_accuracy"),
           delta: float = typer.Option(None, help="overrides route.delta"),
+          rule: str = typer.Option(None, "--rule", help="overrides route.rule: calibrated (thresholds on gold, with a "
+                                   "guarantee) or quantile (the Chain Ensembles baseline: equal shares by confidence "
+                                   "rank, no gold, nothing certified)"),
           wait: bool = typer.Option(False, "--wait", help="if another run holds the project, wait for it"),
           report: Path = typer.Option(None, "--report", help="with --run: where the HTML report goes (and its .json "
                                       "beside it); default route_report.html in the project folder")) -> None:
@@ -39,17 +42,28 @@ def route(project: Path = typer.Option(Path("."), "--project", "-p", help="folde
     each batch what the later stages said about the items it passed on. With --run, an HTML +
     JSON report (thresholds, coverage, risk-coverage plot, cost against the alternatives) is
     written to route_report.html."""
-    from ..routing.router import plan_route, route_name, run_route
+    from ..routing.router import plan_route, route_name, run_quantile_route, run_route
     from ..routing.stages import make_stages
     p = Project.open(project)
     rc = p.config.route
-    updates = {k: v for k, v in (("target_accuracy", target_accuracy), ("delta", delta)) if v is not None}
+    if rule is not None and rule not in ("calibrated", "quantile"):
+        raise typer.BadParameter(f"'{rule}': use calibrated or quantile", param_hint="--rule")
+    updates = {k: v for k, v in (("target_accuracy", target_accuracy), ("delta", delta), ("rule", rule))
+               if v is not None}
     if updates:
         p.config = p.config.model_copy(update={"route": rc.model_copy(update=updates)})
         rc = p.config.route
     stages = make_stages(p, rc.stages, rc.confidence)
     try:
         with p.store.lock("route", wait=wait):
+            if rc.rule == "quantile":
+                if not run:
+                    console.print("the quantile rule has no plan (no gold, no thresholds): each model keeps an equal "
+                                  f"share of what reaches it; `labelwise route -p {project} --run` labels everything")
+                    return
+                res = run_quantile_route(p, stages)
+                _finish(p, stages, res, report or project / "route_report.html")
+                return
             plans = plan_route(p, stages)
             _print_plan(plans, rc)
             stopped = next((pl.stopped for pl in plans if pl.stopped), None)
@@ -59,22 +73,25 @@ def route(project: Path = typer.Option(Path("."), "--project", "-p", help="folde
             if not run:
                 console.print(f"plan only ({route_name(p)}); `labelwise route -p {project} --run` labels everything")
                 return
-            res = run_route(p, stages, plans)
-            parts = [f"{n} by {s}" for s, n in res.labeled.items()]
-            console.print(f"routed ({res.run}): {res.from_gold} from gold, {', '.join(parts) or 'none by a model'}; "
-                          f"{res.certified} certified, {res.uncertified} not certified, "
-                          f"{res.queued_for_people} queued for people, {res.unrouted} left")
-            from ..report.route_html import write_route_report
-            from ..routing.summary import route_summary
-            out = write_route_report(route_summary(p, stages, res), report or project / "route_report.html")
-            console.print(f"report: {out} (figures in {out.with_suffix('.json').name})")
-            if res.stopped:
-                console.print(f"[yellow]stopped:[/] {res.stopped}")
-                raise typer.Exit(3)
+            _finish(p, stages, run_route(p, stages, plans), report or project / "route_report.html")
     finally:
         for s in stages:
             if hasattr(s, "close"):
                 s.close()
+
+
+def _finish(p: Project, stages: list, res, out: Path) -> None:  # noqa: ANN001
+    from ..report.route_html import write_route_report
+    from ..routing.summary import route_summary
+    parts = [f"{n} by {s}" for s, n in res.labeled.items()]
+    console.print(f"routed ({res.run}): {res.from_gold} from gold, {', '.join(parts) or 'none by a model'}; "
+                  f"{res.certified} certified, {res.uncertified} not certified, "
+                  f"{res.queued_for_people} queued for people, {res.unrouted} left")
+    out = write_route_report(route_summary(p, stages, res), out)
+    console.print(f"report: {out} (figures in {out.with_suffix('.json').name})")
+    if res.stopped:
+        console.print(f"[yellow]stopped:[/] {res.stopped}")
+        raise typer.Exit(3)
 
 
 def _print_plan(plans, rc) -> None:  # noqa: ANN001

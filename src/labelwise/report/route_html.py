@@ -61,7 +61,10 @@ def write_route_report(summary: dict[str, Any], out: Path) -> Path:
     parts = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>", _STYLE, f"<h1>{e(title)}</h1>",
              f"<p>Target accuracy {summary['target_accuracy']:.0%}, delta {summary['delta']}. "
              f"{summary['pool']} items to label, {summary['from_gold']} more came with gold.</p>"]
-    if summary["guarantee"]:
+    if summary["rule"] == "quantile":
+        parts.append("<p><b>No guarantee:</b> the quantile rule (LLM Chain Ensembles) gives each model an equal share "
+                     "of what reaches it, by confidence rank; no gold is used and no label is certified.</p>")
+    elif summary["guarantee"]:
         parts.append(f"<p><b>Guarantee:</b> {e(summary['guarantee'])}. {e(summary['stages_at_once'])}.</p>")
     parts.append("<h2>Stages</h2><table><tr><th>stage</th><th>threshold</th><th>gold offered</th>"
                  "<th>coverage</th><th>accuracy (calibration)</th><th>error bound</th><th>held-out accuracy</th>"
@@ -71,7 +74,7 @@ def write_route_report(summary: dict[str, Any], out: Path) -> Path:
             parts.append(f"<tr><td>{e(s['stage'])} (people)</td><td>–</td><td>{s['gold_offered']}</td><td>–</td>"
                          f"<td>–</td><td>–</td><td>–</td><td>{s['labeled']} queued</td><td>–</td><td>–</td><td>–</td></tr>")
             continue
-        th = "none safe" if not s["safe"] else f"{s['threshold']:.3f}"
+        th = "rank share" if summary["rule"] == "quantile" else "none safe" if not s["safe"] else f"{s['threshold']:.3f}"
         held = "–" if s["holdout_accuracy"] is None else f"{s['holdout_accuracy']:.1%} of {s['holdout_accepted']}"
         bound = "–" if s["error_bound"] is None else f"{s['error_bound']:.3f}"
         parts.append(f"<tr><td>{e(s['stage'])} ({e(s['kind'])})</td><td>{th}</td><td>{s['gold_offered']}</td>"

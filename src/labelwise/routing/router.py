@@ -24,7 +24,7 @@ from ..errors import LabelwiseError
 from ..types import Record
 from .small_stage import SmallModelStage
 from .stages import HUMAN
-from .thresholds import ThresholdResult, calibrate_threshold, risk_coverage
+from .thresholds import ThresholdResult, calibrate_threshold, keep_top_share, risk_coverage
 
 GOLD = "gold"
 
@@ -79,7 +79,7 @@ def route_name(project: Any) -> str:
     rc = project.config.route
     key = json.dumps({"stages": rc.stages, "target": rc.target_accuracy, "delta": rc.delta, "gold": rc.gold,
                       "gold_sample": rc.gold_sample, "holdout": rc.holdout, "min": rc.min_accepted,
-                      "confidence": rc.confidence, "seed": rc.seed, "template": project.task.template_hash,
+                      "confidence": rc.confidence, "seed": rc.seed, "template": project.task.template_hash, "rule": rc.rule,
                       "small": [rc.train_size, rc.committee_size, rc.continual, rc.batch_size]},
                      sort_keys=True)
     return "route/" + hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -255,3 +255,46 @@ def run_route(project: Any, stages: Sequence[Any], plans: Sequence[StagePlan]) -
 def _by_record(records: Sequence[Record], rows: Sequence[Row]) -> list[tuple[Record, Row]]:
     got = {row[0]: row for row in rows}
     return [(r, got[r.id]) for r in records if r.id in got]
+
+
+def run_quantile_route(project: Any, stages: Sequence[Any]) -> RouteResult:
+    """The LLM Chain Ensembles baseline: stage j keeps the most confident 1 / (stages left) of
+    what reaches it, by rank (so differently scaled confidences compare), the last takes the
+    rest. No gold is used and nothing is certified; people get nothing. A small-model stage is
+    taught by its teacher first, as in the calibrated route."""
+    machine = [s for s in stages if s != HUMAN]
+    if not machine:
+        raise LabelwiseError("the quantile rule needs at least one model stage")
+    run = route_name(project)
+    gold_ids = {r.id: r for r in gold_records(project)}
+    data = project.read_data()
+    rows: list[Row] = [(r.id, GOLD, r.gold, 1.0, True) for r in data if r.id in gold_ids]
+    remaining = [r for r in data if r.id not in gold_ids]
+    result = RouteResult(run, [StagePlan(s.name, 0, None) for s in machine], from_gold=len(rows), pool=len(remaining))
+    for j, stage in enumerate(machine):
+        if isinstance(stage, SmallModelStage):
+            taught = stage.prepare(remaining)
+            result.calls[stage.teacher.name] = taught.calls
+            if taught.stopped:
+                result.stopped = taught.stopped
+                break
+        if not remaining:
+            break
+        out = stage.label(remaining)
+        has = np.array([lab is not None for lab in out.labels], bool)
+        keep = has if j == len(machine) - 1 else keep_top_share(np.where(has, out.confidence, -np.inf),
+                                                                  1.0 / (len(machine) - j)) & has
+        rows += [(r.id, stage.name, lab, float(c), False)
+                 for r, lab, c, k in zip(remaining, out.labels, out.confidence, keep) if k]
+        result.labeled[stage.name] = int(keep.sum())
+        result.calls[stage.name] = result.calls.get(stage.name, 0) + out.calls
+        result.money[stage.name] = result.money.get(stage.name, 0.0) + out.money
+        remaining = [r for r, k in zip(remaining, keep) if not k]
+        if out.stopped:
+            result.stopped = out.stopped
+            break
+    project.store.put_routed(run, rows)
+    result.certified = result.from_gold
+    result.uncertified = len(rows) - result.from_gold
+    result.unrouted = len(remaining)
+    return result

@@ -22,7 +22,8 @@ def route_summary(project: Any, stages: Sequence[Any], result: RouteResult) -> d
     spent = project.store.spent_by_annotator()
     price = project.config.human_price_per_label
     rows, alternatives = [], []
-    for stage, plan in zip(stages, result.plan):
+    machine_stages = [s for s in stages if s != HUMAN] if rc.rule == "quantile" else stages
+    for stage, plan in zip(machine_stages, result.plan):
         th = plan.threshold
         aid = None if stage == HUMAN or isinstance(stage, SmallModelStage) else stage.project.annotator.id
         per_call = _per_call(spent, aid)
@@ -60,7 +61,7 @@ def route_summary(project: Any, stages: Sequence[Any], result: RouteResult) -> d
               "seconds": None, "people_labels": result.pool}
     first = next((p.threshold for p in result.plan if p.threshold is not None), None)
     return {
-        "run": result.run, "target_accuracy": rc.target_accuracy, "delta": rc.delta,
+        "run": result.run, "rule": rc.rule, "target_accuracy": rc.target_accuracy, "delta": rc.delta,
         "guarantee": first.guarantee if first is not None else None,
         "stages_at_once": f"Each stage's guarantee holds at 1 - delta; all {len(machine)} machine stages at once "
                           f"with probability >= {max(0.0, 1 - len(machine) * rc.delta):.4g} (union bound)",

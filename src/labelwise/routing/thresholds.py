@@ -132,11 +132,19 @@ def chain_ensemble_shares(confidences: Sequence[np.ndarray | Sequence[float]],
         if not np.isfinite(c).all():
             raise ValueError(f"stage {j} has no finite confidence for some item it was forwarded")
         share = shares[j] if shares is not None else 1.0 / (k - j)
-        keep = int(np.floor(share * remaining.size + 0.5))
-        order = np.argsort(-c, kind="stable")
-        stage[remaining[order[:keep]]] = j
-        remaining = np.sort(remaining[order[keep:]])
+        kept = keep_top_share(c, share)
+        stage[remaining[kept]] = j
+        remaining = remaining[~kept]
     return stage
+
+
+def keep_top_share(confidence: np.ndarray | Sequence[float], share: float) -> np.ndarray:
+    """Mask of the ``share`` most confident items (rounded to the nearest count; ties by order)."""
+    c = np.asarray(confidence, dtype=float)
+    keep = int(np.floor(share * c.size + 0.5))
+    mask = np.zeros(c.size, bool)
+    mask[np.argsort(-c, kind="stable")[:keep]] = True
+    return mask
 
 
 def risk_coverage(confidence: np.ndarray | Sequence[float], correct: np.ndarray | Sequence[bool],
