@@ -8,7 +8,8 @@ the router feeds it the pool in batches and, after each, teaches it what the lat
 labeled for the items it forwarded (AutoAnnotator's continual fine-tuning on hard items), then
 recalibrates its threshold on the same gold before the next batch.
 
-Spec: ``committee`` (``route.committee_size`` members of the default small model),
+Spec: ``committee`` (``route.committee_size`` members of the default small model: ``logreg``,
+or the ``pair`` bi-encoder for pairs, which fine-tunes and so costs more per batch),
 ``committee:MODEL``, or ``small:MODEL`` (one model). Single-label tasks (classification, pairs).
 """
 from __future__ import annotations
@@ -49,8 +50,10 @@ class SmallModelStage:
         self.name = spec
         self.project = project
         self.kind = rounds_for(project.task)
-        self.model = model or self.kind.default_model
-        make_small_model(self.model)  # an unknown name fails now, before anything is paid
+        self.model = model or ("pair" if project.task.kind == "pair" else self.kind.default_model)
+        # the pair model scores "same or not": the task's first label is its positive one
+        self.params = {"positive_label": project.task.labels[0]} if self.model == "pair" else {}
+        make_small_model(self.model, **self.params)  # an unknown name fails now, before anything is paid
         self.size = 1 if prefix == "small" else size
         self.teacher = teacher
         self.how = confidence
@@ -69,7 +72,7 @@ class SmallModelStage:
             out.stopped = out.stopped or (f"stage '{self.name}': its teacher '{self.teacher.name}' gave fewer than two "
                                           f"different labels on {len(picked)} items; nothing to learn")
             return out
-        member = make_small_model(self.model, store=self.project.store, seed=self.seed)
+        member = make_small_model(self.model, store=self.project.store, seed=self.seed, **self.params)
         self.committee = Committee(member, self.size, seed=self.seed).fit(
             self.kind.inputs([r for r, _ in usable]), [lab for _, lab in usable])
         self.trained_on = len(usable)
