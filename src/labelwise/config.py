@@ -148,6 +148,20 @@ class RouteConfig(_Strict):
     batch_size: int = Field(default=200, ge=1, description="items per batch of a continual small-model stage")
 
 
+class GoldConfig(_Strict):
+    """Gold questions in the annotation stream: the data's rows that have a gold label, and the
+    items of ``path`` mixed in at random positions; watched while `annotate` runs."""
+
+    path: str | None = Field(default=None, description="labeled items (the data's columns) mixed into the stream")
+    target: float | None = Field(default=None, gt=0, le=1, description="accuracy the annotator must reach; "
+                                 "unset: gold accuracy is reported, nothing is tested")
+    delta: float = Field(default=0.05, gt=0, lt=1, description="the test's error rate (one-sided)")
+    action: Literal["stop", "warn"] = Field(default="stop", description="when the upper bound on gold accuracy "
+                                            "falls below target: stop before the next paid call, or warn")
+    min_items: int = Field(default=10, ge=1, description="gold answers before the test may act")
+    seed: int = 0
+
+
 class StoreConfig(_Strict):
     path: str = "labelwise.db"
 
@@ -161,6 +175,7 @@ class ProjectConfig(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
     route: RouteConfig = Field(default_factory=RouteConfig)
+    gold: GoldConfig = Field(default_factory=GoldConfig)
     prices: str | None = None
     human_price_per_label: float = Field(default=0.08, ge=0)
 
@@ -172,7 +187,7 @@ class ProjectConfig(_Strict):
     def _empty_sections(cls, data: Any) -> Any:
         """A section whose keys are all commented out reads as null: treat it as empty."""
         if isinstance(data, dict):
-            return {k: ({} if v is None and k in ("annotator", "few_shot", "budget", "store", "loop", "route") else v)
+            return {k: ({} if v is None and k in ("annotator", "few_shot", "budget", "store", "loop", "route", "gold") else v)
                     for k, v in data.items()}
         return data
 

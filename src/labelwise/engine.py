@@ -62,6 +62,7 @@ class RunSummary:
     stop_cause: str | None = None  # "budget" or "backend" when the run stopped with items pending
     last_failure: str | None = None
     calibration: Mapping[str, Any] | None = None
+    gold: Mapping[str, Any] | None = None  # accuracy on the gold questions of the stream (GoldWatch.as_json)
 
     @property
     def pending(self) -> int:
@@ -98,6 +99,8 @@ class AnnotationRun:
     repeat: int = 0
     wait_for_lock: bool = False
     on_progress: Callable[[RunSummary], None] = lambda s: None
+    # called with (record, label, error) for every annotation this run writes (gold questions)
+    on_annotation: Callable[[Record, Any, str | None], None] | None = None
     summary: RunSummary = field(default_factory=RunSummary)
 
     def __post_init__(self) -> None:
@@ -329,6 +332,8 @@ class AnnotationRun:
         if item_res is not None:
             self._given_back()
         self.summary.annotated += 1
+        if self.on_annotation is not None:
+            self.on_annotation(record, ann[3], ann[5])
         self.on_progress(self.summary)
 
     def _release_item(self, reservation: int | None) -> None:
@@ -386,6 +391,10 @@ class AnnotationRun:
             self.store.add_annotation_values(anns)
             self.summary.annotated += len(anns)
             self.summary.from_cache += replayed
+            if self.on_annotation is not None:
+                by_id = {plan[0].id: plan[0] for plan in plans}
+                for ann in anns:
+                    self.on_annotation(by_id[ann[0]], ann[3], ann[5])
         return to_ask
 
     def key_of(self, query: Query) -> str:

@@ -3,10 +3,11 @@ built when a command asks for it."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .annotators.base import Annotator, make_annotator
 from .config import ProjectConfig, load_config
@@ -16,6 +17,7 @@ from .data.readers import read_records
 from .engine import AnnotationRun, RunSummary
 from .errors import ConfigError
 from .fewshot import FewShot
+from .quality.gold_watch import GoldWatch
 from .store import Store
 from .tasks.base import Task, make_task
 from .types import Annotation, Record
@@ -107,6 +109,57 @@ class Project:
                              calibration_examples=fs.fixed() if fs else (), repeat=repeat, on_progress=on_progress,
                              wait_for_lock=wait_for_lock)
 
+    def gold_stream(self) -> list[Record]:
+        """The items of ``gold.path``, ids namespaced ("gold:<id>") so they never meet a data id;
+        their text and fields are as given, so their prompts look like any other."""
+        g, d = self.config.gold, self.config.data
+        if not g.path:
+            return []
+        found = read_records(self.config.resolve(g.path), input_fields=self.task.input_fields, fmt="auto",
+                             id_field=d.id_field, label_field=d.label_field or "label",
+                             normalize_gold=self.normalize_gold)
+        missing = [r.id for r in found if r.gold is None]
+        if missing:
+            raise ConfigError(f"{len(missing)} gold item(s) have no label (first: id {missing[0]}); every gold "
+                              "question needs its answer", path=g.path, field=d.label_field or "label")
+        return [replace(r, id=f"gold:{r.id}") for r in found]
+
+    def _watch_gold(self, run: AnnotationRun, records: list[Record]) -> list[Record]:
+        """Mix the gold file's items into ``records`` at random positions and watch every gold
+        answer of the run (data rows with gold count too); returns the records to annotate."""
+        g = self.config.gold
+        extra = self.gold_stream()
+        if extra:
+            self.store.put_records(extra)
+            mixed = list(records)
+            rng = random.Random(g.seed)
+            for r in extra:
+                mixed.insert(rng.randint(0, len(mixed)), r)
+            records = mixed
+        gold = {r.id: r.gold for r in records if r.gold is not None}
+        if not gold:
+            return records
+        watch = GoldWatch(g.target if g.target is not None else 0.0, g.delta, g.min_items,
+                          as_sets=self.task.kind == "multilabel")
+        for rid, ann in run.pending([r for r in records if r.id in gold])[1].items():  # answered before
+            watch.add(ann.label, gold[rid], ann.error)
+        summary = run.summary
+
+        def check() -> None:
+            summary.gold = watch.as_json()
+            if g.target is not None and watch.below_target() and not summary.stopped and g.action == "stop":
+                summary.stopped = watch.message() + ": stopped before spending more (gold.action: warn to go on)"
+                summary.stop_cause = "gold"
+
+        def on_annotation(record: Record, label: Any, error: str | None) -> None:
+            if record.id in gold:
+                watch.add(label, gold[record.id], error)
+                check()
+
+        check()  # answers stored by an earlier run may already show it: then nothing more is paid
+        run.on_annotation = on_annotation
+        return records
+
     def current_annotations(self, records: list[Record] | None = None, repeat: int = 0) -> dict[str, Annotation]:
         """The annotation of each record as the project asks now (its text, prompt, examples and
         annotator settings), by record id; records of the current data file by default. Older
@@ -119,11 +172,17 @@ class Project:
         return current
 
     def run(self, records: list[Record] | None = None, on_progress: Callable[[RunSummary], None] = lambda s: None,
-            repeat: int = 0, limit: int | None = None, wait_for_lock: bool = False) -> RunSummary:
-        """Annotate what is pending (at most ``limit`` items); see ``AnnotationRun``."""
+            repeat: int = 0, limit: int | None = None, wait_for_lock: bool = False,
+            watch_gold: bool | None = None) -> RunSummary:
+        """Annotate what is pending (at most ``limit`` items); see ``AnnotationRun``. With
+        ``watch_gold`` (the default without ``records``: the whole data file) the gold questions
+        are mixed in and watched (``gold:``)."""
         with self.store.lock("annotate", wait=wait_for_lock):
+            watch = records is None if watch_gold is None else watch_gold
             records = self.load_records() if records is None else records
             run = self.annotation_run(repeat=repeat, on_progress=on_progress)
+            if watch:
+                records = self._watch_gold(run, records)
 
             async def go() -> RunSummary:
                 try:

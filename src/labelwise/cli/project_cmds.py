@@ -85,8 +85,15 @@ def annotate(project: Path = ProjectDir,
     for no answer twice. An item counts as done only if it was annotated as the project asks
     now: change the text, the prompt, the examples or the annotator and it is asked again.
 
+    Gold questions (the data's rows with a gold label, and the items of `gold.path` mixed in at
+    random positions, looking like any other) are scored as they come; with `gold.target` set,
+    once the annotator is shown below it (the exact upper bound on its gold accuracy falls
+    under the target) the run stops before its next paid call (`gold.action: stop`, the
+    default) or warns.
+
     Exit codes: 0 all done; 2 bad input or config; 3 stopped by the budget with items
-    pending; 4 the backend kept failing, items pending; 5 another run holds the project."""
+    pending; 4 the backend kept failing, items pending; 5 another run holds the project;
+    6 stopped by the gold questions."""
     from .exit_codes import exit_for
     p = Project.open(project)
     records = p.load_records()
@@ -99,11 +106,13 @@ def annotate(project: Path = ProjectDir,
             bar.update(tid, total=s.total, completed=s.already_done + s.annotated + s.failed,
                        info=f"calls {s.calls} cached {s.from_cache} errors {s.errors} ${s.money:.4f}")
 
-        s = p.run(records, on_progress=tick, limit=limit, wait_for_lock=wait)
+        s = p.run(records, on_progress=tick, limit=limit, wait_for_lock=wait, watch_gold=True)
     console.print(f"annotated {s.annotated} item(s) in {s.seconds:.1f}s ({s.already_done} were already done): "
                   f"{s.calls} LLM call(s), {s.from_cache} answer(s) from the cache, "
                   f"{s.prompt_tokens + s.completion_tokens:,} tokens, ${s.money:.4f}; "
                   f"{s.errors} stored as errors, {s.failed} failed and left pending")
+    if s.gold:
+        _print_gold(s.gold)
     if s.stopped:
         console.print(f"[yellow]stopped:[/] {s.stopped}")
     if s.last_failure and s.failed:
@@ -113,6 +122,19 @@ def annotate(project: Path = ProjectDir,
         console.print(f"[yellow]{s.pending} item(s) still pending[/]: rerun `labelwise annotate -p {project}` "
                       f"to go on (exit code {code})")
         raise typer.Exit(code)
+
+
+def _print_gold(g: dict) -> None:  # noqa: ANN001
+    acc = "-" if g["accuracy"] is None else f"{g['accuracy']:.1%}"
+    line = (f"gold questions: {g['correct']} of {g['n']} right ({acc}; {1 - g['delta']:.0%} bounds "
+            f"{g['lower']:.1%} to {g['upper']:.1%})")
+    if g["target"]:
+        line += f", target {g['target']:.0%}"
+    if g["below_target"] and g["target"]:
+        console.print(f"[bold red]{line}: this annotator is below the target here[/] -- try `labelwise annotators "
+                      "compare` or another model or prompt before labeling more")
+    else:
+        console.print(line)
 
 
 def evaluate(project: Path = ProjectDir,
