@@ -49,6 +49,13 @@ budget:                       # any of these; the run stops before exceeding one
 store:
   path: labelwise.db          # SQLite project database (records, annotations, cache, ledger)
 
+gold:                         # gold questions: rows with a gold label, plus `path`, mixed into the stream
+  # path: data/gold.csv       # labeled items with the data's columns, inserted at random positions
+  # target: 0.8               # accuracy the annotator must reach; unset: gold accuracy is only reported
+  delta: 0.05                 # the test's error rate: stop only when shown below target at 95%
+  action: stop                # stop (before the next paid call) | warn
+  min_items: 10               # gold answers before the test may act
+
 # prices: my-prices.yaml      # extra price rows, tried before the packaged table
 human_price_per_label: 0.08   # dollars, for the cost comparison in reports
 """
