@@ -1,0 +1,88 @@
+"""`labelwise check`: is this annotator good enough here, before the pool is paid for?"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..project import Project
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(check)
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def check(project: Path = typer.Option(Path("."), "--project", "-p", help="folder with labelwise.yaml"),
+          gold: Path = typer.Option(None, "--gold", help="labeled items with the data's columns (default: gold.path, "
+                                    "else the data's rows that have a gold label)"),
+          n: int = typer.Option(50, "--n", min=1, help="gold items per candidate (20-100 is the useful range)"),
+          target: float = typer.Option(None, "--target", min=0.0, max=1.0, help="accuracy needed (default: "
+                                       "gold.target)"),
+          delta: float = typer.Option(None, "--delta", help="error rate of each bound (default: gold.delta)"),
+          models: str = typer.Option(None, "--models", help="comma-separated BACKEND:MODEL (or model names for the "
+                                     "project's backend); default: the project's annotator"),
+          few_shot: str = typer.Option(None, "--few-shot", help="comma-separated modes to try: none, fixed, random, "
+                                       "nearest (default: the project's)"),
+          calibrate: str = typer.Option(None, "--calibrate", help="off, on, or off,on (default: the project's)"),
+          seed: int = typer.Option(0, help="which gold items are drawn")) -> None:
+    """Score candidate configurations on a small gold sample before labeling the pool.
+
+    Each candidate (every combination of --models, --few-shot and --calibrate) answers the same
+    N gold items through the engine: cached, budgeted, in the ledger, so `annotate` later reuses
+    what the chosen one paid for. Per candidate: accuracy with exact one-sided Clopper-Pearson
+    bounds (confidence 1 - delta each side), errors, ECE, seconds and money per item, and a
+    verdict against the target: meets (lower bound >= target), below (upper bound < target) or
+    undecided (more gold would tell). The recommendation is the cheapest that meets the target.
+    Writes check.json in the project folder. Exit code 6 when no candidate meets the target."""
+    from ..data.readers import read_records
+    from ..quality.check import candidates, check_candidate, gold_sample, recommend
+    p = Project.open(project)
+    g = p.config.gold
+    target = g.target if target is None else target
+    delta = g.delta if delta is None else delta
+    if gold is not None:
+        d = p.config.data
+        pool = read_records(gold, input_fields=p.task.input_fields, fmt="auto", id_field=d.id_field,
+                            label_field=d.label_field or "label", normalize_gold=p.normalize_gold)
+        pool = [replace(r, id=f"gold:{r.id}") for r in pool]
+    else:
+        pool = p.gold_stream() or p.read_data()
+    sample = gold_sample(pool, n, seed)
+    cal = {"off": False, "on": True}
+    bad = [c for c in _split(calibrate) if c not in cal]
+    if bad:
+        raise typer.BadParameter(f"{bad[0]!r}: use off, on or off,on", param_hint="--calibrate")
+    cands = candidates(p, _split(models), _split(few_shot), [cal[c] for c in _split(calibrate)])
+    rows = []
+    for c in cands:
+        console.print(f"checking {c.name} on {len(sample)} gold items ...")
+        rows.append(check_candidate(p, c, sample, target, delta))
+    best, why = recommend(rows)
+    t = Table("candidate", "n", "accuracy", f"bounds ({1 - delta:.0%} each side)", "verdict", "errors", "ECE",
+              "s/item", "$/item", title=f"check: target {'-' if target is None else f'{target:.0%}'}")
+    for r in rows:
+        t.add_row(r["candidate"], str(r["n"]), "-" if r["accuracy"] is None else f"{r['accuracy']:.1%}",
+                  f"{r['lower']:.1%} - {r['upper']:.1%}", r["verdict"], str(r["errors"]),
+                  "-" if r["ece"] is None else f"{r['ece']:.3f}",
+                  "-" if r["seconds_per_item"] is None else f"{r['seconds_per_item']:.2f}",
+                  "-" if r["money_per_item"] is None else f"{r['money_per_item']:.5f}")
+    console.print(t)
+    console.print(f"recommended: {why}")
+    (project / "check.json").write_text(json.dumps({"target": target, "delta": delta, "rows": rows,
+                                                    "recommended": best and best["candidate"]}, indent=2))
+    stopped = next((r["stopped"] for r in rows if r["stopped"]), None)
+    if stopped:
+        console.print(f"[yellow]stopped:[/] {stopped}")
+        raise typer.Exit(3)
+    if target is not None and not any(r["verdict"] == "meets" for r in rows):
+        raise typer.Exit(6)
