@@ -1,4 +1,5 @@
-"""`labelwise check`: is this annotator good enough here, before the pool is paid for?"""
+"""`labelwise check` (is this annotator good enough here, before the pool is paid for?) and
+`labelwise quality` (what is known about the labels as they stand)."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ console = Console()
 
 def register(app: typer.Typer) -> None:
     app.command()(check)
+    app.command()(quality)
 
 
 def _split(value: str | None) -> list[str]:
@@ -86,3 +88,33 @@ def check(project: Path = typer.Option(Path("."), "--project", "-p", help="folde
         raise typer.Exit(3)
     if target is not None and not any(r["verdict"] == "meets" for r in rows):
         raise typer.Exit(6)
+
+
+def quality(project: Path = typer.Option(Path("."), "--project", "-p", help="folder with labelwise.yaml"),
+            out: Path = typer.Option(None, "--out", help="the HTML report (its .json beside it); default "
+                                     "quality.html in the project folder"),
+            top: int = typer.Option(50, "--top", min=0, help="suspect labels listed in the report"),
+            queue: bool = typer.Option(False, "--queue", help="put the suspect labels in the review queue for people"),
+            no_issues: bool = typer.Option(False, "--no-issues", help="skip label issues (they fit a small model "
+                                           "five times)")) -> None:
+    """One HTML + JSON report on the labels as they stand: gold accuracy per annotator with
+    exact bounds, agreement between annotators and repeats (Cohen's and Fleiss' kappa,
+    Krippendorff's alpha with missing ratings), suspect labels (cleanlab on out-of-fold
+    small-model probabilities), label and length statistics, duplicates, accuracy per domain,
+    and a datasheet filled from the config and the ledger. Asks no model."""
+    from ..quality.report import quality_report
+    from ..report.quality_html import write_quality_report
+    p = Project.open(project)
+    q = quality_report(p, top=top, with_issues=not no_issues)
+    path = write_quality_report(q, out or project / "quality.html")
+    for r in q["gold_accuracy"]:
+        console.print(f"gold: {r['annotator']}: {r['correct']} of {r['gold_items']} ({r['accuracy']:.1%}; bounds "
+                      f"{r['lower']:.1%} to {r['upper']:.1%})")
+    li = q["label_issues"]
+    if "flagged" in li:
+        console.print(f"suspect labels: {li['flagged']} of {li['checked']}")
+        if queue and li["items"]:
+            n_queued = p.store.queue_for_review("quality", [s["record_id"] for s in li["items"]],
+                                                "suspect label (confident learning)")
+            console.print(f"queued {n_queued} for review")
+    console.print(f"report: {path} (figures in {path.with_suffix('.json').name})")

@@ -1,0 +1,153 @@
+"""What `labelwise quality` reports, as one JSON-ready dict: gold accuracy per annotator (exact
+bounds), agreement between annotators and repeats, suspect labels, label and length statistics,
+duplicates, accuracy per domain, and a datasheet filled from the project's own config and
+ledger (each answer says where it comes from). Nothing here asks a model.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from .agreement import agreement_report, finite_or_none
+from .gold_watch import accuracy_bounds, same_label
+
+
+def _latest_by_annotator(project: Any, record_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """annotator (with ``#k`` for repeat k > 0) -> {record id: label or None for an error}, from
+    the annotations made with the current prompt template."""
+    th = project.task.template_hash
+    out: dict[str, dict[str, Any]] = defaultdict(dict)
+    for a in project.store.annotations(template_hash=th, repeat=None):
+        if a.record_id in record_ids:
+            name = a.annotator_id + (f"#{a.repeat}" if a.repeat else "")
+            out[name][a.record_id] = None if a.error else a.label
+    return dict(out)
+
+
+def gold_accuracy(project: Any, ratings: dict[str, dict[str, Any]], gold: dict[str, Any], delta: float) -> list[dict]:
+    multi = project.task.kind == "multilabel"
+    rows = []
+    for name, labels in ratings.items():
+        scored = [rid for rid in labels if rid in gold]
+        if not scored:
+            continue
+        right = sum(labels[rid] is not None and same_label(labels[rid], gold[rid], multi) for rid in scored)
+        lo, hi = accuracy_bounds(right, len(scored), delta)
+        rows.append({"annotator": name, "gold_items": len(scored), "correct": right, "accuracy": right / len(scored),
+                     "lower": lo, "upper": hi})
+    return rows
+
+
+def suspects(project: Any, records: list, labels: dict[str, Any], top: int) -> dict[str, Any]:
+    """cleanlab's suspects among the current labels, from out-of-fold small-model probabilities."""
+    from ..loop_models import rounds_for
+    from ..models.base import make_small_model
+    from .label_issues import label_issues, out_of_fold_probs
+    if project.task.kind not in ("classification", "pair"):
+        return {"skipped": f"label issues are computed for single-label tasks; this is {project.task.kind}"}
+    usable = [r for r in records if labels.get(r.id) is not None]
+    classes = list(project.task.labels)
+    kind = rounds_for(project.task)
+    name = "pair" if project.task.kind == "pair" else "logreg"
+    params = {"positive_label": classes[0]} if name == "pair" else {}
+    try:
+        probs = out_of_fold_probs(kind, lambda: make_small_model(name, store=project.store, **params), usable,
+                                  [labels[r.id] for r in usable], classes)
+    except ValueError as e:
+        return {"skipped": str(e)}
+    found = label_issues([labels[r.id] for r in usable], probs, classes)
+    text = project.task.input_fields
+    items = [{"record_id": usable[f["index"]].id, "label": f["label"], "suggested": f["suggested"],
+              "quality": f["quality"], "gold": usable[f["index"]].gold,
+              "text": " | ".join(str(usable[f["index"]].fields[k]) for k in text)[:300]} for f in found]
+    with_gold = [s for s in items if s["gold"] is not None]
+    return {"model": name, "checked": len(usable), "flagged": len(items), "items": items[:top],
+            "flagged_with_gold": len(with_gold),
+            "flagged_that_are_wrong": sum(s["label"] != s["gold"] for s in with_gold)}
+
+
+def text_stats(records: list, fields: tuple) -> dict[str, Any]:
+    lengths = np.array([sum(len(str(r.fields[f])) for f in fields) for r in records]) if records else np.zeros(0)
+    texts = Counter(tuple(str(r.fields[f]).strip().lower() for f in fields) for r in records)
+    dup = sum(c - 1 for c in texts.values() if c > 1)
+    return {"items": len(records), "chars_min": int(lengths.min()) if lengths.size else 0,
+            "chars_median": float(np.median(lengths)) if lengths.size else 0.0,
+            "chars_max": int(lengths.max()) if lengths.size else 0, "exact_duplicates": dup,
+            "duplicate_groups": sum(1 for c in texts.values() if c > 1)}
+
+
+def datasheet(project: Any, ratings: dict[str, dict[str, Any]], gold_n: int, agreement: dict[str, Any]) -> list[dict]:
+    """DataRubrics-style dimensions, each answered from the config or the database (``source``)."""
+    cfg = project.config
+    spent = project.store.spent_by_annotator()
+    fs = cfg.few_shot
+    labels = "; ".join(f"{k}: {v}" if v else k for k, v in cfg.task.labels.items()) \
+        if isinstance(cfg.task.labels, dict) else ", ".join(cfg.task.labels)
+    return [
+        {"dimension": "sources", "answer": f"data file {cfg.data.path}", "source": "config data.path"},
+        {"dimension": "annotators", "answer": ", ".join(f"{a} ({int(s['calls'])} paid answers)" for a, s in
+                                                        spent.items()) or "none paid yet",
+         "source": "ledger table"},
+        {"dimension": "guidelines", "answer": f"instructions: {cfg.task.instructions or '(none)'}; labels: {labels}; "
+                                              f"few-shot: {fs.mode}" + (f" (k={fs.k}, {fs.path})" if fs.mode != "none"
+                                                                         else ""),
+         "source": "config task.instructions, task.labels, few_shot"},
+        {"dimension": "creation", "answer": f"labeled by {', '.join(ratings) or 'nobody yet'} with prompt template "
+                                            f"{project.task.template_hash[:12]}", "source": "annotations table"},
+        {"dimension": "quality assurance", "answer": f"{gold_n} gold items; gold.target "
+                                                     f"{cfg.gold.target if cfg.gold.target is not None else 'unset'}; "
+                                                     f"Krippendorff's alpha "
+                                                     f"{_fmt(agreement.get('krippendorff_alpha'))}",
+         "source": "config gold, data label column, this report"},
+        {"dimension": "language coverage", "answer": "not recorded in the project (add it to the data)",
+         "source": "-"},
+        {"dimension": "novelty", "answer": "not assessed (free text; no LLM judge was run)", "source": "-"},
+        {"dimension": "utility", "answer": "not assessed (free text; no LLM judge was run)", "source": "-"},
+        {"dimension": "reproducibility", "answer": "every prompt and raw response is kept in the cache, keyed by "
+                                                   "content; rerunning replays them", "source": "calls table"},
+        {"dimension": "code", "answer": f"labelwise {__version__}", "source": "labelwise.__version__"},
+    ]
+
+
+def _fmt(x: Any) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.3f}"
+
+
+def quality_report(project: Any, top: int = 50, with_issues: bool = True) -> dict[str, Any]:
+    records = project.read_data()
+    ids = {r.id for r in records}
+    gold = {r.id: r.gold for r in records if r.gold is not None}
+    ratings = _latest_by_annotator(project, ids)
+    delta = project.config.gold.delta
+    current = project.current_annotations(records)
+    labels = {rid: (None if a.error else a.label) for rid, a in current.items()}
+    given = Counter(str(v) for v in labels.values() if v is not None)
+    gold_dist = Counter(str(v) for v in gold.values())
+    per_domain: dict[str, list[bool]] = defaultdict(list)
+    multi = project.task.kind == "multilabel"
+    for r in records:
+        if r.id in gold and r.id in labels:
+            per_domain[r.domain or "(none)"].append(labels[r.id] is not None and same_label(labels[r.id], gold[r.id],
+                                                                                          multi))
+    agree = agreement_report(ratings) if len(ratings) >= 2 else {"annotators": list(ratings), "note":
+                                                                  "one annotator: agreement needs two or more "
+                                                                  "(another model, repeats, or people)"}
+    for k in ("fleiss_kappa", "krippendorff_alpha"):
+        if k in agree:
+            agree[k] = finite_or_none(agree[k])
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "annotator": project.annotator.id, "items": len(records), "annotated": len(current),
+        "errors": sum(1 for v in labels.values() if v is None),
+        "gold_items": len(gold), "gold_accuracy": gold_accuracy(project, ratings, gold, delta), "delta": delta,
+        "label_distribution": dict(given), "gold_distribution": dict(gold_dist),
+        "per_domain": {d: {"n": len(v), "accuracy": float(np.mean(v))} for d, v in sorted(per_domain.items())},
+        "agreement": agree,
+        "label_issues": suspects(project, records, labels, top) if with_issues else {"skipped": "not asked"},
+        "text": text_stats(records, project.task.input_fields),
+        "datasheet": datasheet(project, ratings, len(gold), agree),
+    }
