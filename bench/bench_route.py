@@ -110,7 +110,8 @@ def build(folder: Path, name: str, args: argparse.Namespace) -> Project:
         task + f"  instructions: {spec['instructions']}\n  labels: {labels}\n"
         "data: {path: data.csv, id_field: id, label_field: label, domain_field: domain}\n"
         f"few_shot: {{mode: fixed, k: {args.shots}, path: examples.csv}}\n"
-        f"annotator: {{backend: llamacpp, model: {LARGE}}}\n", encoding="utf-8")
+        f"annotator: {{backend: llamacpp, model: {LARGE}"
+        + (f", n_threads: {args.threads}" if args.threads else "") + "}\n", encoding="utf-8")
     return Project.open(folder)
 
 
@@ -234,6 +235,7 @@ def main() -> None:
     ap.add_argument("--train-size", type=int, default=100, help="pool items the 1.5b labels to teach the committee")
     ap.add_argument("--batch-size", type=int, default=50)
     ap.add_argument("--workdir", default="/tmp/labelwise-bench-route")
+    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: its own choice)")
     args = ap.parse_args()
     args.targets = [float(t) for t in args.targets.split(",")]
     sections = []
