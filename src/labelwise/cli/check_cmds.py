@@ -97,11 +97,12 @@ def quality(project: Path = typer.Option(Path("."), "--project", "-p", help="fol
             queue: bool = typer.Option(False, "--queue", help="put the suspect labels in the review queue for people"),
             no_issues: bool = typer.Option(False, "--no-issues", help="skip label issues (they fit a small model "
                                            "five times)")) -> None:
-    """One HTML + JSON report on the labels as they stand: gold accuracy per annotator with
-    exact bounds, agreement between annotators and repeats (Cohen's and Fleiss' kappa,
+    """Report on the labels as they stand (HTML + JSON); asks no model.
+
+    Gold accuracy per annotator with exact bounds, agreement between annotators and repeats (Cohen's and Fleiss' kappa,
     Krippendorff's alpha with missing ratings), suspect labels (cleanlab on out-of-fold
     small-model probabilities), label and length statistics, duplicates, accuracy per domain,
-    and a datasheet filled from the config and the ledger. Asks no model."""
+    and a datasheet filled from the config and the ledger."""
     from ..quality.report import quality_report
     from ..report.quality_html import write_quality_report
     p = Project.open(project)
