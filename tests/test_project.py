@@ -13,3 +13,17 @@ def test_label_map_applies_to_data_and_few_shot_examples(tmp_path):
     p = Project.open(tmp_path)
     assert [r.gold for r in p.read_data()] == ["positive", "negative"]
     assert sorted(r.gold for r in p.few_shot().fixed()) == ["negative", "positive"]
+
+
+def test_a_variant_shares_the_store_and_task_but_not_the_annotator_and_refuses_another_task(tmp_path):
+    import pytest
+    write(tmp_path / "d.csv", "text\nhello\n")
+    write(tmp_path / "labelwise.yaml", "task:\n  kind: classification\n  labels: [a, b]\ndata: {path: d.csv}\n"
+                                       "annotator: {backend: fake, model: 'constant:a'}\n")
+    p = Project.open(tmp_path)
+    cfg = p.config.model_copy(update={"annotator": p.config.annotator.model_copy(update={"model": "constant:b"})})
+    v = p.variant(cfg)
+    assert v.store is p.store and v.task is p.task and v.annotator.id == "fake/constant:b" != p.annotator.id
+    other = p.config.model_copy(update={"task": p.config.task.model_copy(update={"instructions": "else"})})
+    with pytest.raises(ValueError, match="shares the task"):
+        p.variant(other)

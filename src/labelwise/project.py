@@ -93,9 +93,17 @@ class Project:
         data; the annotator config's other settings kept. ``annotator`` injects a built one."""
         cfg = self.config.model_copy(update={"annotator": self.config.annotator.model_copy(
             update={"backend": backend, "model": model})})
-        sub = Project(cfg)
-        sub.__dict__["store"], sub.__dict__["task"] = self.store, self.task  # the cached parts, shared
+        sub = self.variant(cfg)
         sub.__dict__["annotator"] = annotator if annotator is not None else make_annotator(cfg.annotator)
+        return sub
+
+    def variant(self, config: ProjectConfig) -> "Project":
+        """This project under another config (another annotator, few-shot mode, ...) on the same
+        store (one connection) and task; the annotator is built from ``config`` when asked for."""
+        if config.task != self.config.task:
+            raise ValueError("a variant shares the task: its labels and template must not change")
+        sub = Project(config)
+        sub.__dict__["store"], sub.__dict__["task"] = self.store, self.task  # the cached parts, shared
         return sub
 
     def annotation_run(self, repeat: int = 0, on_progress: Callable[[RunSummary], None] = lambda s: None,

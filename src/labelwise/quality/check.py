@@ -64,9 +64,8 @@ def check_candidate(project: Any, cand: Candidate, gold: Sequence[Record], targe
     """One candidate's gold run (through the engine) and its figures."""
     cfg = project.config
     a = cfg.annotator.model_copy(update={"backend": cand.backend, "model": cand.model, "calibrate": cand.calibrate})
-    sub = type(project)(cfg.model_copy(update={"annotator": a, "few_shot": cfg.few_shot.model_copy(
+    sub = project.variant(cfg.model_copy(update={"annotator": a, "few_shot": cfg.few_shot.model_copy(
         update={"mode": cand.few_shot})}))
-    sub.__dict__["store"], sub.__dict__["task"] = project.store, project.task
     s = sub.run(list(gold), watch_gold=False)
     current = sub.current_annotations(list(gold))
     unload = getattr(sub.annotator, "unload", None)
