@@ -18,7 +18,7 @@ def test_label_map_applies_to_data_and_few_shot_examples(tmp_path):
 def test_a_variant_shares_the_store_and_task_but_not_the_annotator_and_refuses_another_task(tmp_path):
     import pytest
     write(tmp_path / "d.csv", "text\nhello\n")
-    write(tmp_path / "labelwise.yaml", "task:\n  kind: classification\n  labels: [a, b]\ndata: {path: d.csv}\n"
+    write(tmp_path / "labelwise.yaml", "task:\n  kind: classification\n  labels: {a: one, b: two}\ndata: {path: d.csv}\n"
                                        "annotator: {backend: fake, model: 'constant:a'}\n")
     p = Project.open(tmp_path)
     cfg = p.config.model_copy(update={"annotator": p.config.annotator.model_copy(update={"model": "constant:b"})})
