@@ -268,3 +268,12 @@ _ROUNDS: dict[str, type[ClassifierRounds]] = {"ner": TaggerRounds, "multilabel":
 
 def rounds_for(task: Any) -> ClassifierRounds:
     return _ROUNDS.get(task.kind, ClassifierRounds)(task)
+
+
+def single_label_model(task: Any, name: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The small model (registered name, params) for a one-label-per-item task: ``name``, or
+    the ``pair`` bi-encoder for pairs and ``logreg`` otherwise; the pair model scores "same or
+    not", so the task's first label is its positive one."""
+    name = name or ("pair" if task.kind == "pair" else ClassifierRounds.default_model)
+    return name, ({"positive_label": task.labels[0]} if name == "pair" else {})
+

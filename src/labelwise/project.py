@@ -117,19 +117,21 @@ class Project:
                              calibration_examples=fs.fixed() if fs else (), repeat=repeat, on_progress=on_progress,
                              wait_for_lock=wait_for_lock)
 
-    def gold_stream(self) -> list[Record]:
-        """The items of ``gold.path``, ids namespaced ("gold:<id>") so they never meet a data id;
-        their text and fields are as given, so their prompts look like any other."""
+    def gold_stream(self, path: str | Path | None = None) -> list[Record]:
+        """The items of ``path`` (default ``gold.path``), ids namespaced ("gold:<id>") so they
+        never meet a data id; their text and fields are as given, so their prompts look like any
+        other. Every one must have its gold label."""
         g, d = self.config.gold, self.config.data
-        if not g.path:
+        path = path if path is not None else g.path
+        if not path:
             return []
-        found = read_records(self.config.resolve(g.path), input_fields=self.task.input_fields, fmt="auto",
+        found = read_records(self.config.resolve(path), input_fields=self.task.input_fields, fmt="auto",
                              id_field=d.id_field, label_field=d.label_field or "label",
                              normalize_gold=self.normalize_gold)
         missing = [r.id for r in found if r.gold is None]
         if missing:
             raise ConfigError(f"{len(missing)} gold item(s) have no label (first: id {missing[0]}); every gold "
-                              "question needs its answer", path=g.path, field=d.label_field or "label")
+                              "question needs its answer", path=str(path), field=d.label_field or "label")
         return [replace(r, id=f"gold:{r.id}") for r in found]
 
     def _watch_gold(self, run: AnnotationRun, records: list[Record]) -> list[Record]:

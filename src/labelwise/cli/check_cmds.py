@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -46,19 +45,12 @@ def check(project: Path = typer.Option(Path("."), "--project", "-p", help="folde
     verdict against the target: meets (lower bound >= target), below (upper bound < target) or
     undecided (more gold would tell). The recommendation is the cheapest that meets the target.
     Writes check.json in the project folder. Exit code 6 when no candidate meets the target."""
-    from ..data.readers import read_records
     from ..quality.check import candidates, check_candidate, gold_sample, recommend
     p = Project.open(project)
     g = p.config.gold
     target = g.target if target is None else target
     delta = g.delta if delta is None else delta
-    if gold is not None:
-        d = p.config.data
-        pool = read_records(gold, input_fields=p.task.input_fields, fmt="auto", id_field=d.id_field,
-                            label_field=d.label_field or "label", normalize_gold=p.normalize_gold)
-        pool = [replace(r, id=f"gold:{r.id}") for r in pool]
-    else:
-        pool = p.gold_stream() or p.read_data()
+    pool = p.gold_stream(gold.resolve()) if gold is not None else p.gold_stream() or p.read_data()
     sample = gold_sample(pool, n, seed)
     cal = {"off": False, "on": True}
     bad = [c for c in _split(calibrate) if c not in cal]

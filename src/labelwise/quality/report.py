@@ -44,7 +44,7 @@ def gold_accuracy(project: Any, ratings: dict[str, dict[str, Any]], gold: dict[s
 
 def suspects(project: Any, records: list, labels: dict[str, Any], top: int) -> dict[str, Any]:
     """cleanlab's suspects among the current labels, from out-of-fold small-model probabilities."""
-    from ..loop_models import rounds_for
+    from ..loop_models import rounds_for, single_label_model
     from ..models.base import make_small_model
     from .label_issues import label_issues, out_of_fold_probs
     if project.task.kind not in ("classification", "pair"):
@@ -52,8 +52,7 @@ def suspects(project: Any, records: list, labels: dict[str, Any], top: int) -> d
     usable = [r for r in records if labels.get(r.id) is not None]
     classes = list(project.task.labels)
     kind = rounds_for(project.task)
-    name = "pair" if project.task.kind == "pair" else "logreg"
-    params = {"positive_label": classes[0]} if name == "pair" else {}
+    name, params = single_label_model(project.task)
     try:
         probs = out_of_fold_probs(kind, lambda: make_small_model(name, store=project.store, **params), usable,
                                   [labels[r.id] for r in usable], classes)

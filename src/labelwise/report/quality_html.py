@@ -7,11 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .html import _png
-from .route_html import _STYLE
-
-
-def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{v:.1%}"
+from .route_html import _STYLE, _pct
 
 
 def _num(v: float | None) -> str:

@@ -69,6 +69,11 @@ class RouteResult:
     money: dict[str, float] = field(default_factory=dict)
     pool: int = 0
 
+    def paid(self, stage: str, out: Any) -> None:
+        """Add what a stage's answers cost (its StageLabels) to this run's totals."""
+        self.calls[stage] = self.calls.get(stage, 0) + out.calls
+        self.money[stage] = self.money.get(stage, 0.0) + out.money
+
     def as_json(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "plan"}
         return {**d, "plan": [p.as_json() for p in self.plan]}
@@ -109,10 +114,15 @@ def split_gold(gold: Sequence[Record], holdout: float, seed: int) -> tuple[list[
     return [r for i, r in enumerate(gold) if i not in held], [r for i, r in enumerate(gold) if i in held]
 
 
-def _pool(project: Any) -> list[Record]:
-    """The data's records that are not gold: what the route labels."""
-    gold_ids = {r.id for r in gold_records(project)}
-    return [r for r in project.read_data() if r.id not in gold_ids]
+Row = tuple[str, str, Any, float | None, bool]  # record id, stage, label, confidence, certified
+
+
+def _gold_rows_and_pool(project: Any, gold: Sequence[Record]) -> tuple[list[Row], list[Record]]:
+    """The data's gold items as routed rows (their own label, certified) and the rest: the pool."""
+    gold_ids = {r.id for r in gold}
+    data = project.read_data()
+    return [(r.id, GOLD, r.gold, 1.0, True) for r in data if r.id in gold_ids], \
+        [r for r in data if r.id not in gold_ids]
 
 
 def _stage_delta(project: Any, stage: Any, pool_size: int) -> tuple[float, int]:
@@ -131,8 +141,9 @@ def _correct(labels: Sequence[Any], records: Sequence[Record]) -> np.ndarray:
 
 def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:
     rc = project.config.route
-    calib, held = split_gold(gold_records(project), rc.holdout, rc.seed)
-    pool = _pool(project)
+    gold = gold_records(project)
+    calib, held = split_gold(gold, rc.holdout, rc.seed)
+    pool = _gold_rows_and_pool(project, gold)[1]
     plans: list[StagePlan] = []
     for stage in stages:
         if stage == HUMAN:
@@ -165,9 +176,6 @@ def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:
     return plans
 
 
-Row = tuple[str, str, Any, float | None, bool]  # record id, stage, label, confidence, certified
-
-
 def _through_chain(records: list[Record], machine: Sequence[tuple[Any, ThresholdResult | None]],
                    people_follow: bool, result: RouteResult) -> tuple[list[Row], list[Record]]:
     """Label ``records`` with the first machine stage that may keep each; (rows, what is left)."""
@@ -188,8 +196,7 @@ def _through_chain(records: list[Record], machine: Sequence[tuple[Any, Threshold
                      for r, lab, c, a in zip(remaining, out.labels, out.confidence, accept) if not a and lab is not None]
         rows += kept
         result.labeled[stage.name] = result.labeled.get(stage.name, 0) + len(kept)
-        result.calls[stage.name] = result.calls.get(stage.name, 0) + out.calls
-        result.money[stage.name] = result.money.get(stage.name, 0.0) + out.money
+        result.paid(stage.name, out)
         done = {k[0] for k in kept}
         remaining = [r for r in remaining if r.id not in done]
         if out.stopped:
@@ -198,10 +205,10 @@ def _through_chain(records: list[Record], machine: Sequence[tuple[Any, Threshold
     return rows, remaining
 
 
-def _recalibrated(project: Any, stage: SmallModelStage, plan: StagePlan) -> ThresholdResult:
+def _recalibrated(project: Any, stage: SmallModelStage, plan: StagePlan, gold: Sequence[Record]) -> ThresholdResult:
     """The small stage's threshold for its model as it is now, on the gold it was planned on."""
     rc = project.config.route
-    by_id = {r.id: r for r in gold_records(project)}
+    by_id = {r.id: r for r in gold}
     calib = [by_id[i] for i in plan.calibration_ids if i in by_id]
     out = stage.label(calib)
     return calibrate_threshold(out.confidence, _correct(out.labels, calib), rc.target_accuracy,
@@ -216,10 +223,8 @@ def run_route(project: Any, stages: Sequence[Any], plans: Sequence[StagePlan]) -
                              "raise the budget and plan again: a partial plan would leave stages out")
     rc = project.config.route
     run = route_name(project)
-    gold_ids = {r.id: r for r in gold_records(project)}
-    data = project.read_data()
-    rows: list[Row] = [(r.id, GOLD, r.gold, 1.0, True) for r in data if r.id in gold_ids]
-    pool = [r for r in data if r.id not in gold_ids]
+    gold = gold_records(project)
+    rows, pool = _gold_rows_and_pool(project, gold)
     result = RouteResult(run, list(plans), from_gold=len(rows), pool=len(pool))
     people_follow = bool(plans) and plans[-1].stage == HUMAN
     machine = [(s, p.threshold) for s, p in zip(stages, plans) if s != HUMAN]
@@ -228,7 +233,7 @@ def run_route(project: Any, stages: Sequence[Any], plans: Sequence[StagePlan]) -
     if isinstance(first, SmallModelStage) and rc.continual:
         for b, start in enumerate(range(0, len(pool), rc.batch_size)):
             batch = pool[start:start + rc.batch_size]
-            threshold = plans[0].threshold if b == 0 else _recalibrated(project, first, plans[0])
+            threshold = plans[0].threshold if b == 0 else _recalibrated(project, first, plans[0], gold)
             got, rest = _through_chain(batch, [(first, threshold)] + machine[1:], people_follow, result)
             rows += got
             left += rest
@@ -266,15 +271,12 @@ def run_quantile_route(project: Any, stages: Sequence[Any]) -> RouteResult:
     if not machine:
         raise LabelwiseError("the quantile rule needs at least one model stage")
     run = route_name(project)
-    gold_ids = {r.id: r for r in gold_records(project)}
-    data = project.read_data()
-    rows: list[Row] = [(r.id, GOLD, r.gold, 1.0, True) for r in data if r.id in gold_ids]
-    remaining = [r for r in data if r.id not in gold_ids]
+    rows, remaining = _gold_rows_and_pool(project, gold_records(project))
     result = RouteResult(run, [StagePlan(s.name, 0, None) for s in machine], from_gold=len(rows), pool=len(remaining))
     for j, stage in enumerate(machine):
         if isinstance(stage, SmallModelStage):
             taught = stage.prepare(remaining)
-            result.calls[stage.teacher.name] = taught.calls
+            result.paid(stage.teacher.name, taught)
             if taught.stopped:
                 result.stopped = taught.stopped
                 break
@@ -287,8 +289,7 @@ def run_quantile_route(project: Any, stages: Sequence[Any]) -> RouteResult:
         rows += [(r.id, stage.name, lab, float(c), False)
                  for r, lab, c, k in zip(remaining, out.labels, out.confidence, keep) if k]
         result.labeled[stage.name] = int(keep.sum())
-        result.calls[stage.name] = result.calls.get(stage.name, 0) + out.calls
-        result.money[stage.name] = result.money.get(stage.name, 0.0) + out.money
+        result.paid(stage.name, out)
         remaining = [r for r, k in zip(remaining, keep) if not k]
         if out.stopped:
             result.stopped = out.stopped

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from ..loop_models import rounds_for
+from ..loop_models import rounds_for, single_label_model
 from ..models.base import make_small_model
 from ..models.committee import Committee
 from ..types import Record
@@ -50,9 +50,7 @@ class SmallModelStage:
         self.name = spec
         self.project = project
         self.kind = rounds_for(project.task)
-        self.model = model or ("pair" if project.task.kind == "pair" else self.kind.default_model)
-        # the pair model scores "same or not": the task's first label is its positive one
-        self.params = {"positive_label": project.task.labels[0]} if self.model == "pair" else {}
+        self.model, self.params = single_label_model(project.task, model or None)
         make_small_model(self.model, **self.params)  # an unknown name fails now, before anything is paid
         self.size = 1 if prefix == "small" else size
         self.teacher = teacher
