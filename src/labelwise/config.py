@@ -156,8 +156,9 @@ class GoldConfig(_Strict):
     target: float | None = Field(default=None, gt=0, le=1, description="accuracy the annotator must reach; "
                                  "unset: gold accuracy is reported, nothing is tested")
     delta: float = Field(default=0.05, gt=0, lt=1, description="the test's error rate (one-sided)")
-    action: Literal["stop", "warn"] = Field(default="stop", description="when the upper bound on gold accuracy "
-                                            "falls below target: stop before the next paid call, or warn")
+    action: Literal["stop", "warn", "reroute"] = Field(
+        default="stop", description="when the upper bound on gold accuracy falls below target: stop before the "
+        "next paid call, warn, or reroute (the items go to the stage after the annotator in route.stages)")
     min_items: int = Field(default=10, ge=1, description="gold answers before the test may act")
     seed: int = 0
 
@@ -195,6 +196,16 @@ class ProjectConfig(_Strict):
     def _pair_needs_second_field(self) -> "ProjectConfig":
         if self.task.kind == "pair" and not self.task.text_pair_field:
             raise ValueError("task.kind 'pair' needs task.text_pair_field")
+        return self
+
+    @model_validator(mode="after")
+    def _reroute_needs_a_next_stage(self) -> "ProjectConfig":
+        if self.gold.action == "reroute":
+            me, stages = f"{self.annotator.backend}:{self.annotator.model}", self.route.stages
+            if me not in stages or stages.index(me) == len(stages) - 1:
+                raise ValueError(f"gold.action 'reroute' sends the items to the stage after the annotator ({me}) "
+                                 "in route.stages; list it there with a stage after it, e.g. route: {stages: "
+                                 f"[{me}, llamacpp:qwen2.5-coder-1.5b-instruct, human]}}")
         return self
 
     def resolve(self, p: str | Path) -> Path:

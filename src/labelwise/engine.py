@@ -63,6 +63,7 @@ class RunSummary:
     last_failure: str | None = None
     calibration: Mapping[str, Any] | None = None
     gold: Mapping[str, Any] | None = None  # accuracy on the gold questions of the stream (GoldWatch.as_json)
+    rerouted: list = field(default_factory=list)  # earlier annotators the gold questions rerouted from
 
     @property
     def pending(self) -> int:

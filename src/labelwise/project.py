@@ -157,8 +157,10 @@ class Project:
 
         def check() -> None:
             summary.gold = watch.as_json()
-            if g.target is not None and watch.below_target() and not summary.stopped and g.action == "stop":
-                summary.stopped = watch.message() + ": stopped before spending more (gold.action: warn to go on)"
+            if g.target is not None and watch.below_target() and not summary.stopped and g.action != "warn":
+                summary.stopped = watch.message() + (": stopped before spending more (gold.action: warn to go on)"
+                                                     if g.action == "stop" else f": {self.annotator.id} stopped, "
+                                                     f"the items go to {self.next_stage()}")
                 summary.stop_cause = "gold"
 
         def on_annotation(record: Record, label: Any, error: str | None) -> None:
@@ -186,18 +188,83 @@ class Project:
             watch_gold: bool | None = None) -> RunSummary:
         """Annotate what is pending (at most ``limit`` items); see ``AnnotationRun``. With
         ``watch_gold`` (the default without ``records``: the whole data file) the gold questions
-        are mixed in and watched (``gold:``)."""
+        are mixed in and watched (``gold:``); with ``gold.action: reroute`` an annotator shown
+        below the target hands the items to the next stage of ``route.stages``."""
         with self.store.lock("annotate", wait=wait_for_lock):
             watch = records is None if watch_gold is None else watch_gold
             records = self.load_records() if records is None else records
-            run = self.annotation_run(repeat=repeat, on_progress=on_progress)
-            if watch:
-                records = self._watch_gold(run, records)
+            return self._run(records, on_progress, repeat, limit, watch)
 
-            async def go() -> RunSummary:
-                try:
-                    return await run.run(records, limit=limit)
-                finally:
-                    await self.annotator.aclose()
+    def _run(self, records: list[Record], on_progress: Callable[[RunSummary], None], repeat: int,
+             limit: int | None, watch: bool) -> RunSummary:
+        run = self.annotation_run(repeat=repeat, on_progress=on_progress)
+        todo = self._watch_gold(run, records) if watch else records
 
-            return asyncio.run(go())
+        async def go() -> RunSummary:
+            try:
+                return await run.run(todo, limit=limit)
+            finally:
+                await self.annotator.aclose()
+
+        s = asyncio.run(go())
+        if watch and s.stop_cause == "gold" and self.config.gold.action == "reroute":
+            return self._reroute(s, records, on_progress, repeat, limit)
+        return s
+
+    # -- gold.action: reroute ------------------------------------------------------------------
+    def _reroute_key(self) -> str:
+        a = self.config.annotator
+        return f"gold-reroute/{a.backend}:{a.model}/{self.task.template_hash}"
+
+    def next_stage(self) -> str | None:
+        """The route stage after this project's annotator (None: it is not listed, or last)."""
+        a, stages = self.config.annotator, self.config.route.stages
+        me = f"{a.backend}:{a.model}"
+        return stages[stages.index(me) + 1] if me in stages and stages.index(me) + 1 < len(stages) else None
+
+    def _reroute(self, s: RunSummary, records: list[Record], on_progress: Callable[[RunSummary], None],
+                 repeat: int, limit: int | None) -> RunSummary:
+        """The annotator was shown below ``gold.target``: every item (those it already answered
+        too: its answers stay in the store, paid once, but no longer label the data) goes to the
+        next stage, which is watched in turn. ``human``: the items are queued for people."""
+        nxt = self.next_stage()
+        a = self.config.annotator
+        done = {"from": f"{a.backend}:{a.model}", "to": nxt, "why": s.stopped, "gold": s.gold, "calls": s.calls,
+                "money": s.money, "seconds": s.seconds}
+        self.store.set_kv(self._reroute_key(), {"to": nxt, "why": s.stopped, "gold": s.gold})
+        if nxt is None:  # the config validator keeps this from happening; a changed route could
+            s.stopped = f"{s.stopped}; no route stage after {self.annotator.id} to reroute to"
+            return s
+        from .routing.stages import HUMAN
+        if nxt == HUMAN:
+            data = [r.id for r in records if not r.id.startswith("gold:")]
+            n = self.store.queue_for_review("gold-reroute", data, f"gold questions: {self.annotator.id} below "
+                                                                  "gold.target")
+            s.stopped = f"{s.stopped}; rerouted to people: {n} item(s) queued for review"
+            s.rerouted = [done]
+            return s
+        backend, _, model = nxt.partition(":")
+        sub = self.variant(self.config.model_copy(update={"annotator": self.config.annotator.model_copy(
+            update={"backend": backend, "model": model})}))
+        unload = getattr(self.annotator, "unload", None)
+        if callable(unload):
+            unload()  # one embedded model in memory at a time
+        after = sub._run(records, on_progress, repeat, limit, True)
+        after.rerouted = [done, *after.rerouted]
+        return after
+
+    def labeling_project(self) -> "Project":
+        """The project whose annotator labels the data now: this one, or, with ``gold.action:
+        reroute``, the stage its gold questions rerouted to (followed to the last; people's
+        queue ends it)."""
+        from .routing.stages import HUMAN
+        p, seen = self, set()
+        while p.config.gold.action == "reroute":
+            fact = p.store.get_kv(p._reroute_key())
+            if not fact or not fact.get("to") or fact["to"] == HUMAN or fact["to"] in seen:
+                break
+            seen.add(fact["to"])
+            backend, _, model = fact["to"].partition(":")
+            p = p.variant(p.config.model_copy(update={"annotator": p.config.annotator.model_copy(
+                update={"backend": backend, "model": model})}))
+        return p

@@ -3,6 +3,8 @@ run stopped before its next paid call once the annotator is shown below target, 
 that knows it already, and the warn action."""
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 from scipy.stats import beta
@@ -11,6 +13,7 @@ from typer.testing import CliRunner
 from labelwise import Project
 from labelwise.annotators.fake import FakeAnnotator
 from labelwise.cli.app import app
+from labelwise.errors import ConfigError
 from labelwise.quality.gold_watch import GoldWatch, accuracy_bounds, same_label
 from tests.conftest import write
 
@@ -40,7 +43,7 @@ def test_the_watch_acts_only_after_min_items_and_only_when_shown_below():
     assert bad.correct == 0 and bad.n == 1
 
 
-def project(tmp, n=60, gold_file=0, gold_in_data=True, action="stop", target=0.8):
+def project(tmp, n=60, gold_file=0, gold_in_data=True, action="stop", target=0.8, extra=""):
     label = ",label" if gold_in_data else ""
     write(tmp / "data.csv", "id,text" + label + "\n" + "".join(
         f"d{i},review number {i} of the shop" + (",negative" if gold_in_data else "") + "\n" for i in range(n)))
@@ -59,7 +62,7 @@ gold:
 {gold}  target: {target}
   action: {action}
   min_items: 10
-""")
+""" + extra)
     return Project.open(tmp)
 
 
@@ -101,3 +104,47 @@ def test_gold_file_items_are_mixed_in_at_random_positions_and_look_like_any_othe
     assert {f"gold:{i}" for i in range(20)} <= ids and len(ids) == 220
     asked.clear()
     assert p.run().calls == 0 and asked == []  # gold answers are stored like any other: never paid twice
+
+
+def reroute_project(tmp, stages):
+    return project(tmp, action="reroute", extra="route:\n  stages: [" + ", ".join(stages) + "]\n")
+
+
+def test_reroute_hands_every_item_to_the_next_stage_and_export_carries_its_labels(tmp_path):
+    p = reroute_project(tmp_path, ["fake:constant:positive", "fake:constant:negative", "human"])
+    r = CliRunner().invoke(app, ["annotate", "-p", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())
+    assert "rerouted: fake:constant:positive was shown below gold.target (0 of 10 gold right" in out
+    assert "went to fake:constant:negative" in out and "gold questions: 60 of 60 right" in out
+    assert p.store.spent()["calls"] == 10 + 60  # the failing annotator's 10 answers, then everything once
+    by = {}
+    for a in p.store.annotations():
+        by.setdefault(a.annotator_id, set()).add(a.record_id)
+    assert len(by["fake/constant:positive"]) == 10 and len(by["fake/constant:negative"]) == 60  # answers kept
+    assert CliRunner().invoke(app, ["export", "-p", str(tmp_path), "-f", "csv"]).exit_code == 0
+    rows = (tmp_path / "labels.csv").read_text().splitlines()
+    assert len(rows) == 61 and all(",negative," in row for row in rows[1:])  # the next stage's labels
+    again = CliRunner().invoke(app, ["annotate", "-p", str(tmp_path)])
+    assert again.exit_code == 0 and p.store.spent()["calls"] == 70  # known from stored answers: nothing asked
+    ev = CliRunner().invoke(app, ["eval", "-p", str(tmp_path)])
+    assert "fake/constant:negative" in ev.output and "100.0%" in ev.output
+
+
+def test_reroute_to_people_queues_the_items_and_exits_6(tmp_path):
+    p = reroute_project(tmp_path, ["fake:constant:positive", "human"])
+    r = CliRunner().invoke(app, ["annotate", "-p", str(tmp_path)])
+    assert r.exit_code == 6, r.output
+    assert "rerouted to people: 60 item(s) queued for review" in " ".join(r.output.split())
+    queue = p.store.review_queue()
+    assert len(queue) == 60 and {run for _, run, _ in queue} == {"gold-reroute"}
+    assert p.store.spent()["calls"] == 10
+
+
+def test_reroute_without_a_stage_after_the_annotator_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        project(tmp_path, action="reroute")
+    assert "gold.action 'reroute' sends the items to the stage after the annotator" in str(e.value)
+    r = subprocess.run([sys.executable, "-m", "labelwise.cli.app", "annotate", "-p", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "labelwise.yaml" in r.stderr and "route.stages" in r.stderr

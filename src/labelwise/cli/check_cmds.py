@@ -97,7 +97,7 @@ def quality(project: Path = typer.Option(Path("."), "--project", "-p", help="fol
     and a datasheet filled from the config and the ledger."""
     from ..quality.report import quality_report
     from ..report.quality_html import write_quality_report
-    p = Project.open(project)
+    p = Project.open(project).labeling_project()  # after a gold reroute: the stage that labels now
     q = quality_report(p, top=top, with_issues=not no_issues)
     path = write_quality_report(q, out or project / "quality.html")
     for r in q["gold_accuracy"]:

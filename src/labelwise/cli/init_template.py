@@ -53,7 +53,7 @@ gold:                         # gold questions: rows with a gold label, plus `pa
   # path: data/gold.csv       # labeled items with the data's columns, inserted at random positions
   # target: 0.8               # accuracy the annotator must reach; unset: gold accuracy is only reported
   delta: 0.05                 # the test's error rate: stop only when shown below target at 95%
-  action: stop                # stop (before the next paid call) | warn
+  action: stop                # stop (before the next paid call) | warn | reroute (to the next route stage)
   min_items: 10               # gold answers before the test may act
 
 # prices: my-prices.yaml      # extra price rows, tried before the packaged table

@@ -111,6 +111,11 @@ def annotate(project: Path = ProjectDir,
                   f"{s.calls} LLM call(s), {s.from_cache} answer(s) from the cache, "
                   f"{s.prompt_tokens + s.completion_tokens:,} tokens, ${s.money:.4f}; "
                   f"{s.errors} stored as errors, {s.failed} failed and left pending")
+    for r in s.rerouted:
+        console.print(f"[yellow]rerouted:[/] {r['from']} was shown below gold.target ({r['gold']['correct']} of "
+                      f"{r['gold']['n']} gold right, upper bound {r['gold']['upper']:.1%}); its items went to "
+                      f"{r['to']} ({r['calls']} call(s) and ${r['money']:.4f} spent on it first, kept in the store)",
+                      soft_wrap=True)
     if s.gold:
         _print_gold(s.gold)
     if s.stopped:
@@ -141,7 +146,7 @@ def evaluate(project: Path = ProjectDir,
              json_out: Path = typer.Option(None, "--json", help="also write the full metrics as JSON")) -> None:
     """Compare the labels with gold: accuracy (95% CI), macro-F1, per class, confusion, calibration."""
     from ..evaluate import evaluate as run_eval
-    m = run_eval(Project.open(project))
+    m = run_eval(Project.open(project).labeling_project())  # after a gold reroute: the stage that labels now
     if json_out:
         json_out.write_text(json.dumps(m, indent=2))
     console.print(f"annotator {m['annotator']}: {m['annotated']} annotated, {m['errors']} errors "
@@ -207,7 +212,7 @@ def export(project: Path = ProjectDir,
     from dataclasses import replace
 
     from ..data.writers import export_annotations
-    p = Project.open(project)
+    p = Project.open(project).labeling_project()  # after a gold reroute: the stage that labels now
     out = out or p.config.resolve(f"labels.{'json' if fmt == 'labelstudio' else fmt}")
     records = p.read_data()  # the data file as it is now: removed rows are not exported
     current = p.current_annotations(records)
