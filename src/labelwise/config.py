@@ -160,7 +160,19 @@ class GoldConfig(_Strict):
         default="stop", description="when the upper bound on gold accuracy falls below target: stop before the "
         "next paid call, warn, or reroute (the items go to the stage after the annotator in route.stages)")
     min_items: int = Field(default=10, ge=1, description="gold answers before the test may act")
+    sample: int | None = Field(default=None, ge=1, description="ask at most this many gold items (the most "
+                               "certain first with certainty_field; else a seeded random choice)")
+    certainty_field: str | None = Field(default=None, description="a column giving how certain each gold label "
+                                        "is (e.g. the share of people who agreed); higher is asked first, rows "
+                                        "without it are not used as gold")
+    min_certainty: float | None = Field(default=None, description="gold rows under this certainty are not asked")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _floor_needs_a_field(self) -> "GoldConfig":
+        if self.min_certainty is not None and not self.certainty_field:
+            raise ValueError("gold.min_certainty needs gold.certainty_field: the column it applies to")
+        return self
 
 
 class StoreConfig(_Strict):

@@ -134,11 +134,43 @@ class Project:
                               "question needs its answer", path=str(path), field=d.label_field or "label")
         return [replace(r, id=f"gold:{r.id}") for r in found]
 
+    def gold_certainty(self, path: str | Path | None, records: list[Record]) -> dict[str, float]:
+        """``gold.certainty_field`` of the rows of ``path`` (the records read from it, in file
+        order), by record id; {} when no field is set or, for the data file, it lacks the column."""
+        field = self.config.gold.certainty_field
+        if not field or path is None:
+            return {}
+        from .quality.gold_select import read_certainty
+        is_data = Path(path) == Path(self.config.data.path)
+        return read_certainty(self.config.resolve(path), records, field,
+                              fmt=self.config.data.format if is_data else "auto", required=not is_data)
+
+    def choose_gold(self, gold: list[Record], certainty: dict[str, float], n: int | None = None,
+                    seed: int | None = None) -> list[Record]:
+        """The gold items to ask (see ``quality.gold_select``): at most ``n`` (default
+        ``gold.sample``), the most certain first when ``gold.certainty_field`` is set."""
+        from .quality.gold_select import select_gold
+        g = self.config.gold
+        if g.certainty_field and not certainty:
+            raise ConfigError(f"gold.certainty_field '{g.certainty_field}': no gold item has a certainty (add the "
+                              "column to the gold file or the data)", field="gold.certainty_field")
+        return select_gold(gold, n if n is not None else g.sample, certainty or None, g.min_certainty,
+                           g.seed if seed is None else seed)
+
     def _watch_gold(self, run: AnnotationRun, records: list[Record]) -> list[Record]:
         """Mix the gold file's items into ``records`` at random positions and watch every gold
-        answer of the run (data rows with gold count too); returns the records to annotate."""
+        answer of the run (data rows with gold count too; with ``gold.sample`` or
+        ``gold.certainty_field``, only those chosen); returns the records to annotate."""
         g = self.config.gold
         extra = self.gold_stream()
+        certainty = self.gold_certainty(g.path, extra)
+        if g.certainty_field:
+            certainty.update(self.gold_certainty(self.config.data.path, self.read_data()))
+        candidates = [r for r in records if r.gold is not None] + extra
+        if not candidates:
+            return records
+        chosen = {r.id for r in self.choose_gold(candidates, certainty)}
+        extra = [r for r in extra if r.id in chosen]
         if extra:
             self.store.put_records(extra)
             mixed = list(records)
@@ -146,7 +178,7 @@ class Project:
             for r in extra:
                 mixed.insert(rng.randint(0, len(mixed)), r)
             records = mixed
-        gold = {r.id: r.gold for r in records if r.gold is not None}
+        gold = {r.id: r.gold for r in records if r.gold is not None and r.id in chosen}
         if not gold:
             return records
         watch = GoldWatch(g.target if g.target is not None else 0.0, g.delta, g.min_items,

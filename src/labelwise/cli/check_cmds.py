@@ -50,8 +50,13 @@ def check(project: Path = typer.Option(Path("."), "--project", "-p", help="folde
     g = p.config.gold
     target = g.target if target is None else target
     delta = g.delta if delta is None else delta
+    source = gold.resolve() if gold is not None else g.path or p.config.data.path
     pool = p.gold_stream(gold.resolve()) if gold is not None else p.gold_stream() or p.read_data()
-    sample = gold_sample(pool, n, seed)
+    if g.certainty_field:  # the most certain gold items first (gold.certainty_field, gold.min_certainty)
+        gold_sample(pool, n, seed)  # the error when there is no gold at all
+        sample = p.choose_gold([r for r in pool if r.gold is not None], p.gold_certainty(source, pool), n, seed)
+    else:
+        sample = gold_sample(pool, n, seed)
     cal = {"off": False, "on": True}
     bad = [c for c in _split(calibrate) if c not in cal]
     if bad:

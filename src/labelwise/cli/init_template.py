@@ -55,6 +55,9 @@ gold:                         # gold questions: rows with a gold label, plus `pa
   delta: 0.05                 # the test's error rate: stop only when shown below target at 95%
   action: stop                # stop (before the next paid call) | warn | reroute (to the next route stage)
   min_items: 10               # gold answers before the test may act
+  # sample: 200               # ask at most this many gold items
+  # certainty_field: agree     # how sure each gold label is (e.g. share of people who agreed): most certain first
+  # min_certainty: 0.8        # gold rows under this are not asked
 
 # prices: my-prices.yaml      # extra price rows, tried before the packaged table
 human_price_per_label: 0.08   # dollars, for the cost comparison in reports
