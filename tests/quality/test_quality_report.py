@@ -37,9 +37,17 @@ annotator: {backend: fake, model: llm}
         lab = gold[rid] if rid not in wrong else ("negative" if gold[rid] == "positive" else "positive")
         return {lab: math.log(0.9), ("negative" if lab == "positive" else "positive"): math.log(0.1)}
 
+    wrong2 = {f"r{i}" for i in range(5, len(rows), 11)}  # another model, other mistakes
+
+    def llm2(q):
+        rid = next(i for i, t, _ in rows if t in q.messages[-1].content)
+        lab = gold[rid] if rid not in wrong2 else ("negative" if gold[rid] == "positive" else "positive")
+        return {lab: math.log(0.8), ("negative" if lab == "positive" else "positive"): math.log(0.2)}
+
     import labelwise.project as project_module
-    scripted, real = FakeAnnotator(llm, model="llm"), project_module.make_annotator
-    monkeypatch.setattr(project_module, "make_annotator", lambda cfg: scripted if cfg.model == "llm" else real(cfg))
+    scripted = {"llm": FakeAnnotator(llm, model="llm"), "llm2": FakeAnnotator(llm2, model="llm2")}
+    real = project_module.make_annotator
+    monkeypatch.setattr(project_module, "make_annotator", lambda cfg: scripted.get(cfg.model) or real(cfg))
     p = Project.open(tmp_path)
     p.run()
     other = p.with_annotator("fake", "constant:positive")
@@ -62,3 +70,34 @@ annotator: {backend: fake, model: llm}
     assert "fake/llm (96 paid answers)" in dims["annotators"]["answer"] and dims["sources"]["source"] == "config data.path"
     page = (tmp_path / "quality.html").read_text()
     assert "Krippendorff" in page and "Suspect labels" in page and "data:image/png;base64," in page
+    # several annotators: with a third, CROWDLAB ranks the constant annotator last
+    assert {a["annotator"] for a in q["crowd"]["annotators"]} == {"fake/llm", "fake/constant:positive"}
+    p.with_annotator("fake", "llm2").run(p.read_data())
+    assert CliRunner().invoke(app, ["quality", "-p", str(tmp_path)]).exit_code == 0
+    q3 = json.loads((tmp_path / "quality.json").read_text())
+    crowd = {a["annotator"]: a for a in q3["crowd"]["annotators"]}
+    assert set(crowd) == {"fake/llm", "fake/llm2", "fake/constant:positive"}
+    assert crowd["fake/constant:positive"]["quality"] < min(crowd["fake/llm"]["quality"], crowd["fake/llm2"]["quality"])
+    assert crowd["fake/constant:positive"]["worst_class"] == "positive"  # the class of its labels that is worst
+    least = {i["record_id"] for i in q3["crowd"]["items"][:10]}
+    assert len(least & (wrong | wrong2)) >= 5  # the least sure consensus: where a good model erred
+    # near-duplicates: each sentence is there 4 times with another visit number; only those pair up
+    nd = q["near_duplicates"]
+    base = {i: t.rsplit(" (visit", 1)[0] for i, t, _ in rows}
+    assert nd["checked"] == 96 and nd["pairs"] >= 24 * 6 // 2  # at least half of the 144 same-sentence pairs
+    assert nd["threshold"] == 0.9 and nd["encoder"] == "all-MiniLM-L6-v2"
+    assert all(base[d["a"]] == base[d["b"]] for d in nd["top"])
+    assert "Near-duplicates" in page and "CROWDLAB" in page and "not probed" in page
+
+
+def test_leakage_results_appear_in_the_report(tmp_path):
+    from labelwise.leakage import summarize
+    from labelwise.quality.report import leakage_summary
+    write(tmp_path / "data.csv", "id,text\n1,a\n")
+    write(tmp_path / "labelwise.yaml", "task: {kind: classification, labels: {a: one, b: other}}\ndata: {path: data.csv}\n")
+    p = Project.open(tmp_path)
+    assert "not probed" in leakage_summary(p)["skipped"]
+    probes = [{"probe": "completion", "set": s, "score": {"exact": s == "real", "near": True}} for s in ("real", "control")]
+    (tmp_path / "leakage.json").write_text(json.dumps({"annotator": "x/y", "records": 1, "rates": summarize(probes)}))
+    got = leakage_summary(p)
+    assert got["annotator"] == "x/y" and got["rates"]["completion_exact"]["real"]["hits"] == 1

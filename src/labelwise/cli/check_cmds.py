@@ -92,18 +92,22 @@ def quality(project: Path = typer.Option(Path("."), "--project", "-p", help="fol
                                      "quality.html in the project folder"),
             top: int = typer.Option(50, "--top", min=0, help="suspect labels listed in the report"),
             queue: bool = typer.Option(False, "--queue", help="put the suspect labels in the review queue for people"),
-            no_issues: bool = typer.Option(False, "--no-issues", help="skip label issues (they fit a small model "
-                                           "five times)")) -> None:
+            no_issues: bool = typer.Option(False, "--no-issues", help="skip label issues and CROWDLAB (they fit a "
+                                           "small model five times)"),
+            near: float = typer.Option(0.9, "--near-duplicates", min=0.0, max=1.0,
+                                       help="cosine similarity at which two texts count as near-duplicates (by the "
+                                       "packaged sentence encoder); 1 turns the search off")) -> None:
     """Report on the labels as they stand (HTML + JSON); asks no model.
 
     Gold accuracy per annotator with exact bounds, agreement between annotators and repeats (Cohen's and Fleiss' kappa,
     Krippendorff's alpha with missing ratings), suspect labels (cleanlab on out-of-fold
-    small-model probabilities), label and length statistics, duplicates, accuracy per domain,
-    and a datasheet filled from the config and the ledger."""
+    small-model probabilities; CROWDLAB per annotator when several labeled the same items),
+    label and length statistics, exact and near-duplicates, accuracy per domain, the last
+    leakage probe, and a datasheet filled from the config and the ledger."""
     from ..quality.report import quality_report
     from ..report.quality_html import write_quality_report
     p = Project.open(project).labeling_project()  # after a gold reroute: the stage that labels now
-    q = quality_report(p, top=top, with_issues=not no_issues)
+    q = quality_report(p, top=top, with_issues=not no_issues, near_threshold=near if near < 1 else None)
     path = write_quality_report(q, out or project / "quality.html")
     for r in q["gold_accuracy"]:
         console.print(f"gold: {r['annotator']}: {r['correct']} of {r['gold_items']} ({r['accuracy']:.1%}; bounds "
@@ -115,4 +119,11 @@ def quality(project: Path = typer.Option(Path("."), "--project", "-p", help="fol
             n_queued = p.store.queue_for_review("quality", [s["record_id"] for s in li["items"]],
                                                 "suspect label (confident learning)")
             console.print(f"queued {n_queued} for review")
+    nd = q["near_duplicates"]
+    if "pairs" in nd:
+        console.print(f"near-duplicates: {nd['pairs']} pairs at cosine >= {nd['threshold']} ({nd['items_in_pairs']} items)")
+    cr = q["crowd"]
+    for a in cr.get("annotators", []):
+        console.print(f"CROWDLAB: {a['annotator']}: quality {a['quality']:.3f}, agrees with the consensus on "
+                      f"{a['agreement_with_consensus']:.1%}")
     console.print(f"report: {path} (figures in {path.with_suffix('.json').name})")

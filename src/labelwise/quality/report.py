@@ -69,6 +69,66 @@ def suspects(project: Any, records: list, labels: dict[str, Any], top: int) -> d
             "flagged_that_are_wrong": sum(s["label"] != s["gold"] for s in with_gold)}
 
 
+def crowd(project: Any, records: list, ratings: dict[str, dict[str, Any]], top: int) -> dict[str, Any]:
+    """CROWDLAB over every annotator's labels (repeats count as annotators), with out-of-fold
+    probabilities of the small model fit on every annotation (an item's rows in one fold)."""
+    from ..loop_models import rounds_for, single_label_model
+    from ..models.base import make_small_model
+    from .label_issues import crowd_label_quality, out_of_fold_probs
+    if project.task.kind not in ("classification", "pair"):
+        return {"skipped": f"CROWDLAB is computed for single-label tasks; this is {project.task.kind}"}
+    if len(ratings) < 2:
+        return {"skipped": "one annotator: CROWDLAB needs two or more (another model, repeats, or people)"}
+    by_id = {r.id: r for r in records}
+    kind = rounds_for(project.task)
+    name, params = single_label_model(project.task)
+    classes = list(project.task.labels)
+
+    def probs(ids: list[str], rows: list[tuple[str, str]]) -> Any:
+        p = out_of_fold_probs(kind, lambda: make_small_model(name, store=project.store, **params),
+                              [by_id[i] for i, _ in rows], [lab for _, lab in rows], classes,
+                              groups=[i for i, _ in rows])
+        first = {}
+        for k, (i, _) in enumerate(rows):
+            first.setdefault(i, k)  # an item's rows share a fold and an input: the same prediction
+        return p[[first[i] for i in ids]]
+    try:
+        out = crowd_label_quality(ratings, classes, probs)
+    except ValueError as e:
+        return {"skipped": str(e)}
+    out["model"] = name
+    out["items"] = out["items"][:top]
+    return out
+
+
+def near_dupes(project: Any, records: list, threshold: float = 0.9, top: int = 50) -> dict[str, Any]:
+    """Near-duplicate pairs by the packaged sentence encoder (embeddings cached in the store)."""
+    from ..models.encoder import Encoder, encode_cached
+    from .duplicates import near_duplicate_report
+    fields = project.task.input_fields
+    texts = [" | ".join(" ".join(v) if isinstance(v, (list, tuple)) else str(v) for v in (r.fields[f] for f in fields))
+             for r in records]
+    enc = Encoder()
+    try:
+        out = near_duplicate_report(texts, [r.id for r in records], lambda t: encode_cached(enc, t, project.store),
+                                    threshold=threshold, top=top)
+    except Exception as e:  # noqa: BLE001 -- no encoder installed: say so, the rest of the report stands
+        return {"skipped": f"no sentence encoder: {e}"}
+    out["encoder"] = enc.name
+    return out
+
+
+def leakage_summary(project: Any) -> dict[str, Any]:
+    """What the last `labelwise leakage` run wrote (leakage.json), if it ran."""
+    import json
+    path = project.config.resolve("leakage.json")
+    if not path.exists():
+        return {"skipped": "not probed: run `labelwise leakage -p PROJECT --dataset-name NAME`"}
+    s = json.loads(path.read_text(encoding="utf-8"))
+    return {"annotator": s.get("annotator"), "records": s.get("records"), "rates": s.get("rates", {}),
+            "source": "leakage.json"}
+
+
 def text_stats(records: list, fields: tuple) -> dict[str, Any]:
     lengths = np.array([sum(len(str(r.fields[f])) for f in fields) for r in records]) if records else np.zeros(0)
     texts = Counter(tuple(str(r.fields[f]).strip().lower() for f in fields) for r in records)
@@ -116,7 +176,8 @@ def _fmt(x: Any) -> str:
     return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.3f}"
 
 
-def quality_report(project: Any, top: int = 50, with_issues: bool = True) -> dict[str, Any]:
+def quality_report(project: Any, top: int = 50, with_issues: bool = True,
+                   near_threshold: float | None = 0.9) -> dict[str, Any]:
     records = project.read_data()
     ids = {r.id for r in records}
     gold = {r.id: r.gold for r in records if r.gold is not None}
@@ -147,6 +208,10 @@ def quality_report(project: Any, top: int = 50, with_issues: bool = True) -> dic
         "per_domain": {d: {"n": len(v), "accuracy": float(np.mean(v))} for d, v in sorted(per_domain.items())},
         "agreement": agree,
         "label_issues": suspects(project, records, labels, top) if with_issues else {"skipped": "not asked"},
+        "crowd": crowd(project, records, ratings, top) if with_issues else {"skipped": "not asked"},
         "text": text_stats(records, project.task.input_fields),
+        "near_duplicates": near_dupes(project, records, near_threshold, top=top) if near_threshold is not None
+        else {"skipped": "not asked"},
+        "leakage": leakage_summary(project),
         "datasheet": datasheet(project, ratings, len(gold), agree),
     }

@@ -38,6 +38,12 @@ def _distribution_png(q: dict[str, Any]) -> str | None:
     return png
 
 
+def _rate(r: dict[str, Any] | None) -> str:
+    if not r or not r.get("n"):
+        return "–"
+    return f"{r['rate']:.0%} ({r['hits']}/{r['n']})"
+
+
 def write_quality_report(q: dict[str, Any], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(q, indent=2, default=str), encoding="utf-8")
@@ -87,11 +93,54 @@ def write_quality_report(q: dict[str, Any], out: Path) -> Path:
                          f"<td>{e(str(s['label']))}</td><td>{e(str(s['suggested']))}</td>"
                          f"<td>{e(str(s['gold'])) if s['gold'] is not None else '–'}</td><td>{s['quality']:.3f}</td></tr>"
                          for s in li["items"]) + "</table>")
+    cr = q.get("crowd") or {"skipped": "not computed"}
+    parts.append("<h2>Several annotators: CROWDLAB</h2>")
+    if "skipped" in cr:
+        parts.append(f"<p>Not computed: {e(cr['skipped'])}.</p>")
+    else:
+        parts.append(f"<p>cleanlab's CROWDLAB over every annotator's labels (repeats count as annotators), with "
+                     f"out-of-fold probabilities of the <code>{e(cr['model'])}</code> small model fit on every "
+                     "annotation: each annotator's estimated quality, and the items whose consensus is least "
+                     "sure.</p>"
+                     "<table><tr><th>annotator</th><th>quality</th><th>agreement with consensus</th>"
+                     "<th>worst class</th></tr>" + "".join(
+                         f"<tr><td>{e(a['annotator'])}</td><td>{a['quality']:.3f}</td>"
+                         f"<td>{_pct(a['agreement_with_consensus'])}</td><td>{e(str(a['worst_class']))}</td></tr>"
+                         for a in cr["annotators"]) + "</table>"
+                     "<table><tr><th>item</th><th>consensus</th><th>consensus quality</th><th>agreement</th>"
+                     "<th>annotations</th></tr>" + "".join(
+                         f"<tr><td>{e(i['record_id'])}</td><td>{e(str(i['consensus']))}</td><td>{i['quality']:.3f}</td>"
+                         f"<td>{_pct(i['agreement'])}</td><td>{i['annotations']}</td></tr>" for i in cr["items"][:20])
+                     + "</table>")
     t = q["text"]
     parts.append("<h2>Data</h2>"
                  f"<p>Characters per item: min {t['chars_min']}, median {t['chars_median']:.0f}, max {t['chars_max']}; "
                  f"{t['exact_duplicates']} exact duplicates in {t['duplicate_groups']} groups (case and surrounding "
                  "space ignored).</p>")
+    nd = q.get("near_duplicates") or {"skipped": "not computed"}
+    if "skipped" in nd:
+        parts.append(f"<p>Near-duplicates not computed: {e(nd['skipped'])}.</p>")
+    else:
+        part = "" if nd["checked"] == nd["of"] else f" (the first {nd['checked']:,} of {nd['of']:,} items)"
+        parts.append(f"<p>Near-duplicates{part}: {nd['pairs']} pairs of different texts with cosine similarity at or "
+                     f"above {nd['threshold']} by <code>{e(nd['encoder'])}</code>, {nd['items_in_pairs']} items "
+                     "involved.</p>")
+        if nd["top"]:
+            parts.append("<table><tr><th>a</th><th>b</th><th>similarity</th><th>text a</th><th>text b</th></tr>" + "".join(
+                f"<tr><td>{e(d['a'])}</td><td>{e(d['b'])}</td><td>{d['similarity']:.3f}</td>"
+                f"<td style='text-align:left'>{e(d['text_a'])}</td><td style='text-align:left'>{e(d['text_b'])}</td></tr>"
+                for d in nd["top"][:20]) + "</table>")
+    lk = q.get("leakage") or {"skipped": "not probed"}
+    parts.append("<h2>Leakage probes</h2>")
+    if "skipped" in lk:
+        parts.append(f"<p>{e(lk['skipped'])}.</p>")
+    else:
+        parts.append(f"<p>From <code>leakage.json</code>: {e(str(lk['annotator']))} on {lk['records']} records, real "
+                     "against a shuffled control.</p><table><tr><th>probe</th><th>real</th><th>control</th>"
+                     "<th>reading</th></tr>" + "".join(
+                         f"<tr><td>{e(k)}</td><td>{_rate(v.get('real'))}</td><td>{_rate(v.get('control'))}</td>"
+                         f"<td style='text-align:left'>{e(str(v.get('reading', '')))}</td></tr>"
+                         for k, v in lk["rates"].items()) + "</table>")
     png = _distribution_png(q)
     if png:
         parts.append(f"<img alt='label distribution' src='data:image/png;base64,{png}'>")
