@@ -115,8 +115,9 @@ def quality(project: Path = typer.Option(Path("."), "--project", "-p", help="fol
     li = q["label_issues"]
     if "flagged" in li:
         console.print(f"suspect labels: {li['flagged']} of {li['checked']}")
-        if queue and li["items"]:
-            n_queued = p.store.queue_for_review("quality", [s["record_id"] for s in li["items"]],
+        suspect = sorted({s["record_id"] for s in li["items"] if s.get("flagged", True)})  # NER lists unflagged too
+        if queue and suspect:
+            n_queued = p.store.queue_for_review("quality", suspect,
                                                 "suspect label (confident learning)")
             console.print(f"queued {n_queued} for review")
     nd = q["near_duplicates"]

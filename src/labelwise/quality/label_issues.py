@@ -92,3 +92,48 @@ def crowd_label_quality(labels_by_annotator: dict[str, dict[str, Any]], classes:
                    "agreement": float(lq["annotator_agreement"].iloc[i]),
                    "annotations": int(lq["num_annotations"].iloc[i])} for i in order],
     }
+
+
+def token_label_issues(tags: Sequence[Sequence[str]], marginals: Sequence[np.ndarray],
+                       tag_names: Sequence[str], top: int | None = None) -> list[dict[str, Any]]:
+    """NER: tokens ranked by cleanlab's token label quality (``cleanlab.token_classification``,
+    self-confidence), most suspect first, at most ``top`` (default: the flagged ones only);
+    each with sentence index, token index, given tag, the tag the probabilities favour, token
+    quality, the sentence's quality (its lowest token's) and ``flagged``: whether confident
+    learning counts it as a label issue."""
+    from cleanlab.token_classification.filter import find_label_issues as find_token_issues
+    from cleanlab.token_classification.rank import get_label_quality_scores as token_scores
+    idx = {t: j for j, t in enumerate(tag_names)}
+    labels = [[idx[t] for t in s] for s in tags]
+    probs = [np.asarray(m, dtype=float) for m in marginals]
+    keep = [i for i, s in enumerate(labels) if s]
+    if not keep:
+        return []
+    labels, probs = [labels[i] for i in keep], [probs[i] for i in keep]
+    flagged = set(find_token_issues(labels, probs))
+    sentence_q, token_q = token_scores(labels, probs)
+    ranked = sorted(((float(token_q[s].iloc[t]), s, t) for s in range(len(labels)) for t in range(len(labels[s]))))
+    if top is None:
+        ranked = [x for x in ranked if (x[1], x[2]) in flagged]
+    return [{"sentence": keep[s], "token": t, "tag": tag_names[labels[s][t]],
+             "suggested": tag_names[int(probs[s][t].argmax())], "quality": q,
+             "sentence_quality": float(sentence_q[s]), "flagged": (s, t) in flagged} for q, s, t in ranked[:top]]
+
+
+def out_of_fold_marginals(make_model: Any, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
+                          tag_names: Sequence[str], folds: int = 5, seed: int = 0) -> list[np.ndarray]:
+    """Per sentence an (n_tokens, len(tag_names)) array of token marginals from a tagger fit on
+    the other folds (a tag a fold's model never saw gets probability 0)."""
+    from sklearn.model_selection import KFold
+    if len(sentences) < 2 * folds:
+        folds = len(sentences) // 2
+    if folds < 2:
+        raise ValueError("token label issues need at least four sentences")
+    out: list[np.ndarray] = [np.zeros((len(s), len(tag_names))) for s in sentences]
+    col = {t: j for j, t in enumerate(tag_names)}
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(sentences))):
+        m = make_model().fit([list(sentences[i]) for i in train], [list(tags[i]) for i in train])
+        for i, marg in zip(test, m.token_marginals([list(sentences[i]) for i in test])):
+            for j, t in enumerate(m.tags_):
+                out[i][:, col[t]] = marg[:, j]
+    return out

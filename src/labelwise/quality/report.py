@@ -47,8 +47,10 @@ def suspects(project: Any, records: list, labels: dict[str, Any], top: int) -> d
     from ..loop_models import rounds_for, single_label_model
     from ..models.base import make_small_model
     from .label_issues import label_issues, out_of_fold_probs
+    if project.task.kind == "ner":
+        return token_suspects(project, records, labels, top)
     if project.task.kind not in ("classification", "pair"):
-        return {"skipped": f"label issues are computed for single-label tasks; this is {project.task.kind}"}
+        return {"skipped": f"label issues are computed for single-label tasks and NER; this is {project.task.kind}"}
     usable = [r for r in records if labels.get(r.id) is not None]
     classes = list(project.task.labels)
     kind = rounds_for(project.task)
@@ -67,6 +69,41 @@ def suspects(project: Any, records: list, labels: dict[str, Any], top: int) -> d
     return {"model": name, "checked": len(usable), "flagged": len(items), "items": items[:top],
             "flagged_with_gold": len(with_gold),
             "flagged_that_are_wrong": sum(s["label"] != s["gold"] for s in with_gold)}
+
+
+def token_suspects(project: Any, records: list, labels: dict[str, Any], top: int) -> dict[str, Any]:
+    """NER: cleanlab's token-level suspects among the current tags, from out-of-fold marginals
+    of the CRF tagger (the loop's default small model for NER)."""
+    from ..models.base import make_small_model
+    from ..models.crf import OUTSIDE
+    from .label_issues import out_of_fold_marginals, token_label_issues
+    usable = [r for r in records if labels.get(r.id) is not None]
+    sents = [project.task.tokens(r) for r in usable]
+    tags = [list(labels[r.id]) for r in usable]
+    names = [OUTSIDE] + [f"{p}-{t}" for t in project.task.labels for p in ("B", "I")]
+    try:
+        marg = out_of_fold_marginals(lambda: make_small_model("crf", store=project.store), sents, tags, names)
+    except ValueError as e:
+        return {"skipped": str(e)}
+    found = token_label_issues(tags, marg, names, top=max(top, 1))
+    n_flagged = len(token_label_issues(tags, marg, names))
+    items = []
+    for f in found:
+        r = usable[f["sentence"]]
+        toks = sents[f["sentence"]]
+        t = f["token"]
+        items.append({"record_id": r.id, "token_index": t, "token": toks[t], "label": f["tag"],
+                      "suggested": f["suggested"], "quality": f["quality"], "sentence_quality": f["sentence_quality"],
+                      "flagged": f["flagged"],
+                      "gold": r.gold[t] if r.gold is not None and t < len(r.gold) else None,
+                      "text": " ".join(toks[max(0, t - 6):t]) + f" [{toks[t]}] " + " ".join(toks[t + 1:t + 7])})
+    with_gold = [s for s in items if s["gold"] is not None and s["flagged"]]
+    listed_gold = [s for s in items if s["gold"] is not None]
+    return {"model": "crf", "level": "token", "checked": sum(len(x) for x in sents), "sentences": len(sents),
+            "flagged": n_flagged, "items": items[:top], "flagged_with_gold": len(with_gold),
+            "flagged_that_are_wrong": sum(s["label"] != s["gold"] for s in with_gold),
+            "listed_with_gold": len(listed_gold), "listed_that_are_wrong": sum(s["label"] != s["gold"]
+                                                                               for s in listed_gold)}
 
 
 def crowd(project: Any, records: list, ratings: dict[str, dict[str, Any]], top: int) -> dict[str, Any]:

@@ -82,6 +82,19 @@ def write_quality_report(q: dict[str, Any], out: Path) -> Path:
     li = q["label_issues"]
     if "skipped" in li:
         parts.append(f"<p>Not computed: {e(li['skipped'])}.</p>")
+    elif li.get("level") == "token":
+        tail = (f" Of the {li['listed_with_gold']} listed tokens that have gold, {li['listed_that_are_wrong']} are "
+                "indeed wrong." if li["listed_with_gold"] else "")
+        parts.append(f"<p>Token-level confident learning (cleanlab.token_classification) on out-of-fold marginals of "
+                     f"the <code>{e(li['model'])}</code> tagger: {li['flagged']} of {li['checked']} tokens in "
+                     f"{li['sentences']} sentences flagged as label issues. Listed: the tokens of lowest label "
+                     f"quality (self-confidence), flagged or not, most suspect first.{tail}</p><table><tr><th>item</th>"
+                     "<th>context</th><th>tag</th><th>suggested</th><th>gold</th><th>quality</th><th>flagged</th></tr>"
+                     + "".join(
+                         f"<tr><td>{e(s['record_id'])}</td><td style='text-align:left'>{e(s['text'])}</td>"
+                         f"<td>{e(s['label'])}</td><td>{e(s['suggested'])}</td>"
+                         f"<td>{e(str(s['gold'])) if s['gold'] is not None else '–'}</td><td>{s['quality']:.3f}</td>"
+                         f"<td>{'yes' if s['flagged'] else ''}</td></tr>" for s in li["items"]) + "</table>")
     else:
         tail = (f" Of the {li['flagged_with_gold']} flagged items that have gold, {li['flagged_that_are_wrong']} are "
                 "indeed wrong." if li["flagged_with_gold"] else "")
