@@ -175,6 +175,20 @@ class GoldConfig(_Strict):
         return self
 
 
+class ReviewConfig(_Strict):
+    """The review page (`labelwise review`): people label what the machines could not certify."""
+
+    overlap: int = Field(default=1, ge=1, description="reviewers per item; an item leaves the queue once this many "
+                         "people answered it")
+    gold_share: float = Field(default=0.1, ge=0, lt=1, description="share of a reviewer's queue that is gold "
+                              "questions (unmarked), for their accuracy")
+    price_per_hour: float | None = Field(default=None, ge=0, description="what an hour of review costs; a label's "
+                                         "cost is its measured time at this rate (unset: human_price_per_label)")
+    judge_margin: float = Field(default=0.5, ge=0, le=1, description="a person's answer that differs from an LLM "
+                                "pre-annotation at least this sure (and from the small model's) gets a second look")
+    seed: int = 0
+
+
 class StoreConfig(_Strict):
     path: str = "labelwise.db"
 
@@ -189,6 +203,7 @@ class ProjectConfig(_Strict):
     loop: LoopConfig = Field(default_factory=LoopConfig)
     route: RouteConfig = Field(default_factory=RouteConfig)
     gold: GoldConfig = Field(default_factory=GoldConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     prices: str | None = None
     human_price_per_label: float = Field(default=0.08, ge=0)
 
@@ -200,7 +215,8 @@ class ProjectConfig(_Strict):
     def _empty_sections(cls, data: Any) -> Any:
         """A section whose keys are all commented out reads as null: treat it as empty."""
         if isinstance(data, dict):
-            return {k: ({} if v is None and k in ("annotator", "few_shot", "budget", "store", "loop", "route", "gold") else v)
+            return {k: ({} if v is None and k in ("annotator", "few_shot", "budget", "store", "loop", "route", "gold", "review")
+                        else v)
                     for k, v in data.items()}
         return data
 

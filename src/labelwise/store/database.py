@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS routed (
   certified INTEGER NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (run, record_id));
 CREATE TABLE IF NOT EXISTS review_queue (
   record_id TEXT PRIMARY KEY, run TEXT NOT NULL, reason TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS reviewers (
+  name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS review_sessions (
+  sid_hash TEXT PRIMARY KEY, reviewer TEXT NOT NULL, csrf TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS review_versions (
+  record_id TEXT NOT NULL, reviewer TEXT NOT NULL, version INTEGER NOT NULL, answered_at REAL,
+  PRIMARY KEY (record_id, reviewer));
 """
 
 
@@ -378,6 +385,91 @@ class Store:
     def review_queue(self) -> list[tuple[str, str, str]]:
         return [tuple(r) for r in self.db.execute("SELECT record_id, run, reason FROM review_queue ORDER BY created_at, "
                                                   "record_id")]
+
+    def flag_for_review(self, run: str, record_id: str, reason: str) -> None:
+        """Queue an item for (another) look, replacing the reason it had."""
+        self.db.execute("INSERT INTO review_queue (record_id, run, reason, created_at) VALUES (?,?,?,?) "
+                        "ON CONFLICT(record_id) DO UPDATE SET run=excluded.run, reason=excluded.reason",
+                        (record_id, run, reason, time.time()))
+
+    # -- people: reviewers, their sessions, their answers ------------------------------------
+    def add_reviewer(self, name: str, token_hash: str) -> None:
+        """A reviewer and the SHA-256 of their login token (a new token replaces the old)."""
+        self.db.execute("INSERT INTO reviewers (name, token_hash, created_at) VALUES (?,?,?) "
+                        "ON CONFLICT(name) DO UPDATE SET token_hash=excluded.token_hash", (name, token_hash, time.time()))
+        self.db.execute("DELETE FROM review_sessions WHERE reviewer=?", (name,))
+
+    def reviewer_by_token(self, token_hash: str) -> str | None:
+        row = self.db.execute("SELECT name FROM reviewers WHERE token_hash=?", (token_hash,)).fetchone()
+        return row[0] if row else None
+
+    def reviewers(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM reviewers ORDER BY name")]
+
+    def put_session(self, sid_hash: str, reviewer: str, csrf: str) -> None:
+        self.db.execute("INSERT INTO review_sessions (sid_hash, reviewer, csrf, created_at) VALUES (?,?,?,?)",
+                        (sid_hash, reviewer, csrf, time.time()))
+
+    def session(self, sid_hash: str) -> tuple[str, str] | None:
+        """(reviewer, csrf token) of a live session."""
+        row = self.db.execute("SELECT reviewer, csrf FROM review_sessions WHERE sid_hash=?", (sid_hash,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def drop_session(self, sid_hash: str) -> None:
+        self.db.execute("DELETE FROM review_sessions WHERE sid_hash=?", (sid_hash,))
+
+    def answer_versions(self, reviewer: str) -> dict[str, int]:
+        """record id -> version of this reviewer's answer (0: never answered; undone answers
+        keep counting, so an old page cannot overwrite a newer answer)."""
+        return dict(self.db.execute("SELECT record_id, version FROM review_versions WHERE reviewer=?", (reviewer,)))
+
+    def put_human_answer(self, ann: Annotation, reviewer: str, seen_version: int | None) -> int:
+        """Store a reviewer's answer (replacing their earlier answer to the item) in one
+        transaction, if the item's answer is still at ``seen_version`` (None: skip the check);
+        returns the new version, or -1 when the page was stale and nothing was written."""
+        return self._human_write(ann.record_id, reviewer, seen_version, ann)
+
+    def delete_human_answer(self, record_id: str, reviewer: str, annotator_id: str, seen_version: int | None) -> int:
+        """Undo a reviewer's answer (same version rule as ``put_human_answer``)."""
+        return self._human_write(record_id, reviewer, seen_version, None, annotator_id)
+
+    def _human_write(self, record_id: str, reviewer: str, seen: int | None, ann: Annotation | None,
+                     annotator_id: str | None = None) -> int:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            row = self.db.execute("SELECT version FROM review_versions WHERE record_id=? AND reviewer=?",
+                                  (record_id, reviewer)).fetchone()
+            have = row[0] if row else 0
+            if seen is not None and seen != have:
+                return -1
+            aid = ann.annotator_id if ann is not None else annotator_id
+            self.db.execute("DELETE FROM annotations WHERE record_id=? AND annotator_id=?", (record_id, aid))
+            if ann is not None:
+                self.db.execute(
+                    "INSERT INTO annotations (record_id, annotator_id, template_hash, repeat, label, distribution, "
+                    "error, call_keys, prompt_tokens, completion_tokens, cost, latency_s, created_at, item_key) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (ann.record_id, ann.annotator_id, ann.template_hash, ann.repeat, _dumps(ann.label),
+                     _dumps(ann.distribution), ann.error, "", 0, 0, ann.cost, ann.latency_s, time.time(), ann.item_key))
+            self.db.execute("INSERT INTO review_versions (record_id, reviewer, version, answered_at) VALUES (?,?,?,?) "
+                            "ON CONFLICT(record_id, reviewer) DO UPDATE SET version=excluded.version, "
+                            "answered_at=excluded.answered_at",
+                            (record_id, reviewer, have + 1, time.time() if ann is not None else None))
+            return have + 1
+
+    def last_human_answer(self, reviewer: str) -> str | None:
+        """The record this reviewer answered last (and has not undone)."""
+        row = self.db.execute("SELECT record_id FROM review_versions WHERE reviewer=? AND answered_at IS NOT NULL "
+                              "ORDER BY answered_at DESC LIMIT 1", (reviewer,)).fetchone()
+        return row[0] if row else None
+
+    def human_answerers(self, template_hash: str) -> dict[str, set[str]]:
+        """record id -> the reviewers (``human/NAME`` annotators) who answered it."""
+        out: dict[str, set[str]] = {}
+        for rid, aid in self.db.execute("SELECT record_id, annotator_id FROM annotations WHERE annotator_id LIKE "
+                                        "'human/%' AND template_hash=?", (template_hash,)):
+            out.setdefault(rid, set()).add(aid.split("/", 1)[1])
+        return out
 
     # -- small key/value facts (e.g. calibration priors) ----------------------------------
     def get_kv(self, key: str) -> Any:
