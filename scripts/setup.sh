@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
+# The review page's browser tests drive Debian's chromium (never `playwright install`: no downloads here).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "installing chromium for the review page's browser tests (about a minute)..." >&2
+  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+    apt-get install -y -q chromium >/dev/null 2>&1; } || echo "could not install chromium: browser tests will fail" >&2
+fi
 STAMP=.venv/.labelwise-setup
 want="$( (cat pyproject.toml scripts/setup.sh scripts/build_llama.sh; grep -m1 '^flags' /proc/cpuinfo) 2>/dev/null \
   | sha256sum | cut -d' ' -f1)"  # a new CPU (another machine) installs again
