@@ -24,4 +24,10 @@ fi
 bash scripts/build_llama.sh  # before the extras, so they find it installed and build nothing
 echo "installing labelwise and its extras..." >&2
 .venv/bin/python -m pip install -q -e ".[all,dev]"
+# The Label Studio SDK pins an older numpy than ours: it gets its own venv, used only by the tests that
+# validate exported tasks with it (tests/review/test_label_studio.py).
+if ! .venv-ls/bin/python -c "import label_studio_sdk" >/dev/null 2>&1; then
+  echo "installing label-studio-sdk into .venv-ls (for the export tests)..." >&2
+  "$PY" -m venv .venv-ls && .venv-ls/bin/python -m pip install -q "label-studio-sdk==2.1.2"
+fi
 echo "$want" > "$STAMP"

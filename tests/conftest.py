@@ -33,7 +33,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def pytest_runtest_makereport(item, call):  # noqa: ANN001
     outcome = yield
     report = outcome.get_result()
-    if IN_CI and report.skipped and (item.get_closest_marker("real_model") or item.get_closest_marker("browser")):
+    if IN_CI and report.skipped and any(item.get_closest_marker(m) for m in ("real_model", "browser", "external")):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"real-model or browser test skipped in CI (CI=true), which hides a broken set-up: {reason}"

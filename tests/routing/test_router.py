@@ -178,10 +178,13 @@ def test_label_studio_export_has_predictions_and_marks_what_people_must_label(pr
     sure, queued = by_id["p1"], by_id["p0"]
     assert sure["predictions"][0]["result"][0]["value"]["choices"] == [truth(item(1))]
     assert sure["meta"] == {"labeled_by": "fake:weak", "certified": True, "needs_review": False}
-    assert "predictions" not in queued and queued["meta"]["needs_review"] is True
+    assert queued["meta"]["needs_review"] is True and queued["meta"]["labeled_by"] in ("fake/weak", "fake/strong")
+    assert {x["model_version"] for x in queued["predictions"]} <= {"fake/weak", "fake/strong"}  # the stages' guesses
+    assert sure["predictions"][0]["model_version"] == "route:fake:weak"
     assert queued["data"]["text"] == item(0)
     xml = labeling_config(["positive", "negative"], "text")
     assert '<Choices name="label" toName="text">' in xml and 'value="$text"' in xml
+    assert (tmp_path / "labels.xml").read_text() == xml
 
 
 def test_a_plan_stopped_by_the_budget_is_not_run(project, tmp_path):

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
     app.command()(annotate)
     app.command("eval")(evaluate)
     app.command()(export)
+    app.command("import")(import_labels)
 
 
 STARTERS = {  # task: (config template, bundled files)
@@ -202,7 +203,9 @@ def evaluate(project: Path = ProjectDir,
 def export(project: Path = ProjectDir,
            fmt: str = typer.Option("jsonl", "--format", "-f",
                                    help="jsonl, csv, parquet, conll (NER: token<TAB>tag, errors left out), or "
-                                        "labelstudio (tasks JSON with predictions; queued items marked needs_review)"),
+                                        "label-studio (tasks JSON: a prediction per annotator, people's answers as "
+                                        "annotations, queued items marked needs_review; the labeling config "
+                                        "beside it as .xml)"),
            out: Path = typer.Option(None, "--out", "-o", help="file to write (default: labels.FORMAT in the project)")) -> None:
     """Write every record of the data file with its label, confidence, distribution and any error.
 
@@ -212,6 +215,7 @@ def export(project: Path = ProjectDir,
     from dataclasses import replace
 
     from ..data.writers import export_annotations
+    fmt = "labelstudio" if fmt == "label-studio" else fmt
     p = Project.open(project).labeling_project()  # after a gold reroute: the stage that labels now
     out = out or p.config.resolve(f"labels.{'json' if fmt == 'labelstudio' else fmt}")
     records = p.read_data()  # the data file as it is now: removed rows are not exported
@@ -222,5 +226,62 @@ def export(project: Path = ProjectDir,
     if p.config.route.stages:  # a finished route: its labels, with who labeled each and whether certified
         from ..routing.router import route_name
         routed = p.store.routed(route_name(p)) or None
+    if fmt == "labelstudio":
+        n = _export_labelstudio(p, records, current, out, routed, queued)
+        console.print(f"wrote {n} tasks to {out} and their labeling config to {out.with_suffix('.xml')}")
+        return
     n = export_annotations(records, list(current.values()), out, fmt, routed, queued)
     console.print(f"wrote {n} {'sentences' if fmt == 'conll' else 'rows'} to {out}")
+
+
+def import_labels(file: Path = typer.Argument(..., help="a Label Studio JSON export of tasks labelwise exported"),
+                  project: Path = ProjectDir,
+                  fmt: str = typer.Option("label-studio", "--format", "-f", help="label-studio (the JSON export)")
+                  ) -> None:
+    """Read people's labels back: every finished annotation of a Label Studio export becomes an
+    annotation by `human/NAME` (NAME: the annotator's email before the @), as if given on the
+    review page; importing again replaces each person's earlier answer to the item."""
+    from ..data.labelstudio import read_export
+    from ..review.answers import check_label, human_annotation, label_cost
+    if fmt not in ("label-studio", "labelstudio"):
+        raise typer.BadParameter("only label-studio can be imported", param_hint="--format")
+    p = Project.open(project)
+    records = {r.id: r for r in p.load_records()}
+    rows = read_export(file, p.task, records)
+    done, bad = 0, []
+    for rid, who, label, secs in rows:
+        try:
+            lab = check_label(p.task, records[rid], label)
+        except ValueError as e:
+            bad.append(f"{rid} ({who}): {e}")
+            continue
+        cost = label_cost(secs, p.config.review.price_per_hour, p.config.human_price_per_label)
+        p.store.put_human_answer(human_annotation(p.task, records[rid], who, lab, secs, cost), who, None)
+        done += 1
+    people = sorted({who for _, who, _, _ in rows})
+    console.print(f"imported {done} answer(s) by {len(people)} people ({', '.join(people) or 'nobody'}) from {file}")
+    for b in bad[:10]:
+        console.print(f"[yellow]left out:[/] {b}", highlight=False)
+    if bad:
+        raise typer.Exit(2)
+
+
+def _export_labelstudio(p: Project, records: list, current: dict, out: Path, routed: dict | None,
+                        queued: list) -> int:
+    """Label Studio tasks: a prediction per machine annotator (the project's annotator first, then
+    every other with the same prompt template, latest answer each), people's answers as
+    annotations, and the labeling config beside them (.xml)."""
+    from ..data.labelstudio import config_for, tasks, write_tasks
+    machine: dict[str, dict] = {p.annotator.id: dict(current)}
+    people: dict[str, dict] = {}
+    ids = {r.id for r in records}
+    for a in p.store.annotations(template_hash=p.task.template_hash):
+        if a.record_id not in ids or a.annotator_id == p.annotator.id:
+            continue
+        if a.annotator_id.startswith("human/"):
+            people.setdefault(a.annotator_id.split("/", 1)[1], {})[a.record_id] = a
+        else:
+            machine.setdefault(a.annotator_id, {})[a.record_id] = a
+    items = tasks(p.task, records, machine, people, routed, queued)
+    write_tasks(out, items, config_for(p.task))
+    return len(items)

@@ -119,12 +119,8 @@ def export_annotations(records: Sequence[Record], annotations: Sequence[Annotati
         raise InputError(f"unknown export format '{fmt}'; use one of {', '.join(FORMATS)}", field="format")
     rows = labeled_rows(records, annotations, routed)
     if fmt == "labelstudio":
-        from .labelstudio import tasks, write_tasks
-        if any(isinstance(v, list) for r in records for v in r.fields.values()):
-            raise InputError("Label Studio export is for text items (classification, pairs); export NER as conll",
-                             field="format")
-        write_tasks(path, tasks(rows, list(records[0].fields) if records else [], queued))
-        return len(rows)
+        raise InputError("Label Studio tasks are written by `labelwise export --format labelstudio` (they need the "
+                         "project's task and annotators)", field="format")
     if fmt == "conll":
         return write_conll(path, rows)
     if fmt == "parquet":
