@@ -48,7 +48,7 @@ def project(tmp_path):
 
 @pytest.fixture
 def state(project):
-    return ReviewState(project)
+    return ReviewState(project, small_model=False)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def next_item(page, previous):
 def test_a_reviewer_labels_20_items_with_the_keyboard_alone(tmp_path):
     p = make_project(tmp_path, n=30, gold=10)
     token = add_reviewer(p, "alice")
-    state = ReviewState(p)
+    state = ReviewState(p, small_model=False)
     with serving(make_app(state)) as base, browser() as b:
         page = login(b, base, token)
         seen, item = [], json.loads(page.text_content("#item-data"))
@@ -54,7 +54,7 @@ def test_a_reviewer_labels_20_items_with_the_keyboard_alone(tmp_path):
 def test_undo_and_reject_keys(tmp_path):
     p = make_project(tmp_path, n=12, gold=0)
     token = add_reviewer(p, "alice")
-    with serving(make_app(ReviewState(p))) as base, browser() as b:
+    with serving(make_app(ReviewState(p, small_model=False))) as base, browser() as b:
         page = login(b, base, token)
         first = json.loads(page.text_content("#item-data"))["record_id"]
         page.keyboard.press("x")
@@ -88,7 +88,7 @@ annotator: {backend: fake, model: tagger}
 def test_an_ner_span_corrected_with_the_keyboard_and_the_mouse(tmp_path):
     p = ner_project(tmp_path)
     token = add_reviewer(p, "alice")
-    with serving(make_app(ReviewState(p))) as base, browser() as b:
+    with serving(make_app(ReviewState(p, small_model=False))) as base, browser() as b:
         page = login(b, base, token)
         item = json.loads(page.text_content("#item-data"))
         assert item["pre"] == ["B-person", "O", "O", "B-location", "O"]
@@ -113,7 +113,7 @@ def test_an_ner_span_corrected_with_the_keyboard_and_the_mouse(tmp_path):
 def test_two_reviewers_on_one_item_at_once_lose_nothing(tmp_path):
     p = make_project(tmp_path, n=10, gold=0, extra_yaml="review: {overlap: 2}\n")
     ta, tb = add_reviewer(p, "alice"), add_reviewer(p, "bob")
-    with serving(make_app(ReviewState(p))) as base, browser() as b:
+    with serving(make_app(ReviewState(p, small_model=False))) as base, browser() as b:
         pa, pb = login(b, base, ta), login(b, base, tb)
         ia, ib = (json.loads(x.text_content("#item-data")) for x in (pa, pb))
         assert ia["record_id"] == ib["record_id"]
@@ -139,7 +139,7 @@ def test_two_reviewers_on_one_item_at_once_lose_nothing(tmp_path):
 def test_hostile_text_renders_inert(tmp_path):
     p = make_project(tmp_path, n=2, gold=0, texts=EVIL)
     token = add_reviewer(p, "alice")
-    with serving(make_app(ReviewState(p))) as base, browser() as b:
+    with serving(make_app(ReviewState(p, small_model=False))) as base, browser() as b:
         page = b.new_page()
         dialogs = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -158,7 +158,7 @@ def test_hostile_text_renders_inert(tmp_path):
 def test_requests_without_a_session_or_with_another_reviewers_csrf_are_refused(tmp_path):
     p = make_project(tmp_path, n=6, gold=0)
     ta, tb = add_reviewer(p, "alice"), add_reviewer(p, "bob")
-    with serving(make_app(ReviewState(p))) as base, browser() as b:
+    with serving(make_app(ReviewState(p, small_model=False))) as base, browser() as b:
         anon = b.new_page()
         anon.goto(base)
         assert "Log in first" in anon.content()
@@ -180,7 +180,7 @@ def test_requests_without_a_session_or_with_another_reviewers_csrf_are_refused(t
 def test_gold_accuracy_appears_after_gold_items_are_answered(tmp_path):
     p = make_project(tmp_path, n=24, gold=12, extra_yaml="review: {gold_share: 0.4}\n")
     token = add_reviewer(p, "alice")
-    with serving(make_app(ReviewState(p))) as base, browser() as b:
+    with serving(make_app(ReviewState(p, small_model=False))) as base, browser() as b:
         page = login(b, base, token)
         for _ in range(40):
             el = page.query_selector("#item-data")

@@ -91,7 +91,7 @@ def test_accept_reject_skip_undo(state, tokens):
 
 
 def test_queue_is_riskiest_first_and_overlap_counts(project, tokens):
-    state = ReviewState(project)
+    state = ReviewState(project, small_model=False)
     q = state.queue("alice")
     real = [x for x in q if not x.gold]
     assert len(real) == 20 and all(x.confidence is not None for x in real)
@@ -126,7 +126,7 @@ def test_disagreeing_with_a_sure_pre_annotation_asks_for_a_second_look(tmp_path)
     p = make_project(tmp_path, gold=0)
     from labelwise.cli.review_cmds import add_reviewer
     tok = add_reviewer(p, "alice")
-    state = ReviewState(p)
+    state = ReviewState(p, small_model=False)
     sure = next(rid for rid, a in state.pre.items() if a.distribution and max(a.distribution.values()) > 0.9)
     wrong = "positive" if state.pre[sure].label == "negative" else "negative"
     c = client(state, tok)
@@ -142,9 +142,21 @@ def test_disagreeing_with_a_sure_pre_annotation_asks_for_a_second_look(tmp_path)
 def test_item_text_is_escaped(tmp_path):
     p = make_project(tmp_path, n=2, gold=0, texts=EVIL)
     from labelwise.cli.review_cmds import add_reviewer
-    c = client(ReviewState(p), add_reviewer(p, "alice"))
+    c = client(ReviewState(p, small_model=False), add_reviewer(p, "alice"))
     r = c.get("/")
     assert "<script>window" not in r.text and "<img src=x" not in r.text
     assert "&lt;script&gt;window" in r.text or "&lt;img src=x" in r.text
     island = re.search(r"<script id='item-data' type='application/json'>(.*?)</script>", r.text, re.S).group(1)
     assert "<" not in island and "\\u003c" in island
+
+
+@pytest.mark.real_model
+def test_the_small_models_guess_is_shown(project, tokens):
+    state = ReviewState(project)  # logreg on the packaged encoder, fit on the LLM's labels of unqueued items
+    assert len(state.small) == 20
+    right = sum(guess == ("positive" if "loved" in state.records[rid].fields["text"] else "negative")
+                for rid, (_, guess, _) in state.small.items())
+    assert right >= 16
+    c = client(state, tokens["alice"])
+    r, _, rid, _ = page_item(c)
+    assert "small model (logreg)" in r.text and state.small[rid][1] in r.text

@@ -41,7 +41,7 @@ class ReviewState:
     """What the server keeps between requests: the project's parts, the pre-annotations (read
     once at start), when each item was shown to whom, and each reviewer's skips."""
 
-    def __init__(self, project: Any, select: str = "queued") -> None:
+    def __init__(self, project: Any, select: str = "queued", small_model: bool = True) -> None:
         self.project = project
         self.task, self.store, self.cfg = project.task, project.store, project.config
         self.records = {r.id: r for r in self.store.records()}
@@ -49,6 +49,7 @@ class ReviewState:
         self.pre: dict[str, Annotation] = project.current_annotations(recs) if recs else {}
         self.selected = select_items(select, recs, self.pre)
         self.routed = self._routed()
+        self.small = self._small_guesses() if small_model else {}
         self.shown: dict[tuple[str, str], float] = {}
         self.skipped: dict[str, set[str]] = {}
         labels = self.cfg.task.labels
@@ -60,6 +61,30 @@ class ReviewState:
         from ..routing.router import route_name
         return {rid: (st, lab) for rid, (st, lab, _c, _cert) in self.store.routed(route_name(self.project)).items()
                 if lab is not None}
+
+    def _small_guesses(self) -> dict[str, tuple[str, Any, float]]:
+        """The small model's guess for each queued item: the task's default small model fit on
+        the LLM's labels of the other items (single-label tasks; none when it cannot be fit)."""
+        if self.task.kind not in ("classification", "pair"):
+            return {}
+        from ..loop_models import rounds_for, single_label_model
+        from ..models.base import make_small_model
+        queued = {rid for rid, _run, _why in self.store.review_queue()} | set(self.selected)
+        train = [(self.records[rid], a.label) for rid, a in self.pre.items()
+                 if rid in self.records and rid not in queued and a.error is None and a.label is not None]
+        ask = [self.records[rid] for rid in queued if rid in self.records]
+        labels = [lab for _, lab in train]
+        if not ask or len(set(labels)) < 2 or min(labels.count(x) for x in set(labels)) < 2:
+            return {}
+        kind = rounds_for(self.task)
+        name, params = single_label_model(self.task)
+        try:
+            m = make_small_model(name, store=self.store, **params).fit(kind.inputs([r for r, _ in train]), labels)
+            probs = m.predict_proba(kind.inputs(ask))
+        except Exception:  # noqa: BLE001 -- no encoder installed, or it cannot fit: the page works without it
+            return {}
+        classes = list(m.classes_)
+        return {r.id: (f"small model ({name})", classes[int(p.argmax())], float(p.max())) for r, p in zip(ask, probs)}
 
     def queue(self, reviewer: str) -> list[QueueItem]:
         queued = {rid: (run, reason) for rid, run, reason in self.store.review_queue()}
@@ -162,6 +187,9 @@ def make_app(state: ReviewState) -> Starlette:
         state.shown[(reviewer, rid)] = time.monotonic()
         version = state.store.answer_versions(reviewer).get(rid, 0)
         routed = [(f"route stage {state.routed[rid][0]}", state.routed[rid][1])] if rid in state.routed else []
+        if rid in state.small:
+            who, guess, p = state.small[rid]
+            routed.append((f"{who}, {p:.0%} sure", guess))
         v = view(chosen, state.task, state.labels, version, routed)
         return _html(pages.item_page(v, reviewer, csrf, left=len(q), done=done, nonce=nonce), nonce)
 
@@ -221,7 +249,8 @@ def make_app(state: ReviewState) -> Starlette:
                           "reload to see your latest answer", 409)
         state.shown.pop((reviewer, rid), None)
         stage, routed_label = state.routed.get(rid, (None, None))
-        small_label = routed_label if stage and is_small_spec(stage) else None  # the small model's guess, if routed
+        small_label = routed_label if stage and is_small_spec(stage) else \
+            (state.small[rid][1] if rid in state.small else None)  # the small model's guess
         if label is not None and rec.gold is None and needs_second_look(
                 label, pre, pre_confidence(pre), review.judge_margin, small_label, state.task.kind == "multilabel"):
             state.store.flag_for_review(SECOND_LOOK, rid, f"second look: a reviewer disagreed with a confident "
