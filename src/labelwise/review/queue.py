@@ -69,18 +69,23 @@ def select_items(select: str, records: Sequence[Record], pre: Mapping[str, Annot
 
 def build_queue(reviewer: str, records: Sequence[Record], pre: Mapping[str, Annotation],
                 queued: Mapping[str, tuple[str, str]], answered_by: Mapping[str, set[str]], overlap: int,
-                gold_share: float, seed: int = 0, skipped: set[str] = frozenset()) -> list[QueueItem]:
+                gold_share: float, seed: int = 0, skipped: set[str] = frozenset(),
+                claimed: Mapping[str, set[str]] | None = None) -> list[QueueItem]:
     """This reviewer's queue. ``queued``: record id -> (run, reason); ``answered_by``: record id
-    -> reviewers who answered it. Gold questions (records with gold that are not in the queue)
-    are spread through it at a ``gold_share`` of its length, at positions seeded by the
-    reviewer's name, each with the reason of a real item next to it."""
+    -> reviewers who answered it; ``claimed``: record id -> other reviewers it is open for right
+    now (counted as answers, so two people are not sent the same item when one answer is
+    needed). Gold questions (records with gold that are not in the queue) are spread through it
+    at a ``gold_share`` of its length, at positions seeded by the reviewer's name, each with the
+    reason of a real item next to it."""
     by_id = {r.id: r for r in records}
+    claimed = claimed or {}
     items = []
     for rid, (run, reason) in queued.items():
         if rid not in by_id or reviewer in answered_by.get(rid, set()) or rid in skipped:
             continue
         need = overlap + (1 if run == SECOND_LOOK else 0)
-        if len(answered_by.get(rid, ())) >= need:
+        busy = claimed.get(rid, set()) - answered_by.get(rid, set()) - {reviewer}
+        if len(answered_by.get(rid, ())) + len(busy) >= need:
             continue
         a = pre.get(rid)
         items.append(QueueItem(by_id[rid], reason, a, pre_confidence(a)))

@@ -92,7 +92,18 @@ class ReviewState:
             queued.setdefault(rid, ("select", reason))
         return build_queue(reviewer, list(self.records.values()), self.pre, queued,
                            self.store.human_answerers(self.task.template_hash), self.cfg.review.overlap,
-                           self.cfg.review.gold_share, self.cfg.review.seed, self.skipped.get(reviewer, set()))
+                           self.cfg.review.gold_share, self.cfg.review.seed, self.skipped.get(reviewer, set()),
+                           self.claims())
+
+    def claims(self, hold_s: float = 600.0) -> dict[str, set[str]]:
+        """Items open on someone's page in the last ``hold_s`` seconds: record id -> reviewers."""
+        now, out = time.monotonic(), {}
+        for (who, rid), t in list(self.shown.items()):
+            if now - t > hold_s:
+                del self.shown[(who, rid)]
+            else:
+                out.setdefault(rid, set()).add(who)
+        return out
 
     def item(self, rid: str) -> QueueItem:
         queued = {r: reason for r, _run, reason in self.store.review_queue()}
