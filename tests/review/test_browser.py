@@ -193,3 +193,15 @@ def test_gold_accuracy_appears_after_gold_items_are_answered(tmp_path):
         row = page.inner_text("#stats tr:nth-child(2)")
     cells = row.split("\t")
     assert cells[0] == "alice" and int(cells[2]) >= 1 and "%" in cells[3] and "–" in cells[4]
+
+
+def test_the_readme_screenshot_script_writes_a_png(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "review.png"
+    r = subprocess.run([sys.executable, str(root / "scripts" / "screenshot_review.py"), "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
