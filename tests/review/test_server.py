@@ -69,6 +69,11 @@ def test_a_stale_page_cannot_overwrite_and_two_reviewers_keep_both_answers(state
     assert stale.status_code == 409 and "another window" in stale.json()["error"]
     got = {x.annotator_id: x.label for x in state.store.annotations() if x.annotator_id.startswith("human/")}
     assert got == {"human/alice": "negative", "human/bob": "positive"}  # nobody's answer lost
+    s = a.get("/api/stats").json()  # and the disagreement shows, per item and per reviewer
+    assert s["shared_items"] == 1 and s["disagreements"] == [
+        {"record_id": rid, "answers": {"alice": "negative", "bob": "positive"}, "agreement": 0.5}]
+    assert {r["reviewer"]: r["agrees_with_others"] for r in s["reviewers"]} == {"alice": 0.0, "bob": 0.0}
+    assert rid in a.get("/stats").text
 
 
 def test_accept_reject_skip_undo(state, tokens):

@@ -109,6 +109,13 @@ def stats_page(stats: dict[str, Any], reviewer: str, csrf: str, nonce: str) -> s
             f"{1 - stats['delta']:.0%} each side; agreement with the pre-annotation and with other reviewers on "
             "shared items.</p><table id='stats'><tr><th>reviewer</th><th>answered</th><th>gold answered</th>"
             "<th>gold accuracy</th><th>bounds</th><th>agrees with pre-annotation</th><th>agrees with others</th>"
-            f"<th>median s/item</th><th>cost</th></tr>{rows}</table><p><a href='/'>back to the queue</a></p></section>"
+            f"<th>median s/item</th><th>cost</th></tr>{rows}</table>"
+            f"<h2>Items answered by several people</h2><p>{stats['shared_items']} shared, "
+            f"{len(stats['disagreements'])} with disagreement (least agreement first):</p>"
+            "<table id='disagreements'><tr><th>item</th><th>agreement</th><th>answers</th></tr>" + "".join(
+                f"<tr><td><a href='/?item={e(d['record_id'])}'>{e(d['record_id'])}</a></td><td>{pct(d['agreement'])}</td>"
+                f"<td>{e('; '.join(f'{k}: {v}' for k, v in d['answers'].items()))}</td></tr>"
+                for d in stats["disagreements"][:50]) + "</table>"
+            "<p><a href='/'>back to the queue</a></p></section>"
             + _script(nonce))
     return _layout("review: stats", body, csrf, reviewer)

@@ -138,7 +138,18 @@ class ReviewState:
                                                 if shared else None),
                          "median_seconds": statistics.median(a.latency_s for a in anns) if anns else None,
                          "cost": sum(a.cost for a in anns)})
-        return {"delta": delta, "reviewers": rows}
+        items = []
+        for rid in sorted({rid for labels in labels_of.values() for rid in labels}):
+            given = {name: labels[rid] for name, labels in labels_of.items() if rid in labels}
+            if len(given) < 2:
+                continue
+            votes = list(given.values())
+            top = max(sum(same_label(v, w, multi) for w in votes) for v in votes)
+            items.append({"record_id": rid, "answers": {k: (list(v) if isinstance(v, tuple) else v)
+                                                        for k, v in given.items()}, "agreement": top / len(votes)})
+        items.sort(key=lambda x: (x["agreement"], x["record_id"]))
+        return {"delta": delta, "reviewers": rows, "shared_items": len(items),
+                "disagreements": [x for x in items if x["agreement"] < 1]}
 
 
 def _session(state: ReviewState, request: Request) -> tuple[str, str] | None:
