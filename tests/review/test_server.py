@@ -173,3 +173,22 @@ def test_an_item_open_on_one_page_is_not_sent_to_another_reviewer(state, tokens)
     _, _, rid_a, _ = page_item(a)
     _, _, rid_b, _ = page_item(b)
     assert rid_a != rid_b  # overlap 1: alice holds her item while she looks at it
+
+
+def test_export_uses_peoples_answers_where_they_gave_them(project, tokens, tmp_path):
+    from typer.testing import CliRunner
+    from labelwise.cli.app import app
+    state = ReviewState(project, small_model=False)
+    a, b = client(state, tokens["alice"]), client(state, tokens["bob"])
+    _, csrf_a, rid, v = page_item(a)
+    _, csrf_b, _, _ = page_item(b)
+    llm = state.pre[rid].label
+    other = "positive" if llm == "negative" else "negative"
+    assert post(a, "/api/answer", {"record_id": rid, "action": "label", "label": other, "version": v}, csrf_a).json()["ok"]
+    assert post(b, "/api/answer", {"record_id": rid, "action": "label", "label": other, "version": 0}, csrf_b).json()["ok"]
+    root = project.config.root
+    r = CliRunner().invoke(app, ["export", "-p", str(root), "-f", "jsonl"])
+    assert r.exit_code == 0 and "2 answers by 2 people used" in " ".join(r.output.split())
+    rows = {x["id"]: x for x in map(__import__("json").loads, (root / "labels.jsonl").read_text().splitlines())}
+    assert rows[rid]["label"] == other and rows[rid]["labeled_by"] == "human" and rows[rid]["reviewers"] == ["alice", "bob"]
+    assert all(x.get("labeled_by") is None for k, x in rows.items() if k != rid)  # the rest as the LLM labeled them

@@ -230,8 +230,14 @@ def export(project: Path = ProjectDir,
         n = _export_labelstudio(p, records, current, out, routed, queued)
         console.print(f"wrote {n} tasks to {out} and their labeling config to {out.with_suffix('.xml')}")
         return
-    n = export_annotations(records, list(current.values()), out, fmt, routed, queued)
-    console.print(f"wrote {n} {'sentences' if fmt == 'conll' else 'rows'} to {out}")
+    people: dict[str, dict] = {}  # people's answers (review page, imports) label the items they answered
+    ids = {r.id for r in records}
+    for a in p.store.annotations(template_hash=p.task.template_hash):
+        if a.annotator_id.startswith("human/") and a.record_id in ids and a.error is None:
+            people.setdefault(a.annotator_id.split("/", 1)[1], {})[a.record_id] = a.label
+    n = export_annotations(records, list(current.values()), out, fmt, routed, queued, people)
+    console.print(f"wrote {n} {'sentences' if fmt == 'conll' else 'rows'} to {out}"
+                  + (f" ({sum(len(v) for v in people.values())} answers by {len(people)} people used)" if people else ""))
 
 
 def import_labels(file: Path = typer.Argument(..., help="a Label Studio JSON export of tasks labelwise exported"),

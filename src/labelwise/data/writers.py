@@ -112,12 +112,32 @@ def write_conll(path: str | Path, rows: Sequence[Mapping[str, Any]], *, tag_fiel
     return len(blocks)
 
 
+def with_people(rows: list[dict[str, Any]], people: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Where people answered an item (the review page, or an import), their label wins: the
+    majority of their answers (a tie goes to the earliest reviewer in name order), with
+    ``labeled_by`` ``human``, ``reviewers`` and ``confidence`` = their agreement."""
+    by_item: dict[str, list[tuple[str, Any]]] = {}
+    for name in sorted(people):
+        for rid, label in people[name].items():
+            by_item.setdefault(rid, []).append((name, label))
+    for row in rows:
+        answers = by_item.get(row["id"])
+        if not answers:
+            continue
+        labels = [tuple(l) if isinstance(l, list) else l for _, l in answers]
+        best = max(labels, key=lambda l: (labels.count(l), -labels.index(l)))
+        row.update({"label": list(best) if isinstance(best, tuple) else best, "labeled_by": "human",
+                    "reviewers": [n for n, _ in answers], "confidence": labels.count(best) / len(labels),
+                    "error": None})
+    return rows
+
+
 def export_annotations(records: Sequence[Record], annotations: Sequence[Annotation], path: str | Path,
                        fmt: str, routed: Mapping[str, tuple[str, Any, float | None, bool]] | None = None,
-                       queued: Sequence[str] = ()) -> int:
+                       queued: Sequence[str] = (), people: Mapping[str, Mapping[str, Any]] | None = None) -> int:
     if fmt not in FORMATS:
         raise InputError(f"unknown export format '{fmt}'; use one of {', '.join(FORMATS)}", field="format")
-    rows = labeled_rows(records, annotations, routed)
+    rows = with_people(labeled_rows(records, annotations, routed), people or {})
     if fmt == "labelstudio":
         raise InputError("Label Studio tasks are written by `labelwise export --format labelstudio` (they need the "
                          "project's task and annotators)", field="format")
