@@ -35,12 +35,12 @@ class TaskConfig(_Strict):
     @field_validator("labels")
     @classmethod
     def _labels_present(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        if info.data.get("kind") == "ner":
-            if not v:
-                raise ValueError("name the entity types (type: description)")
-        elif len(v) < 2:
-            raise ValueError("name at least two labels (label: description)")
-        return {str(k): str(d or "") for k, d in v.items()}
+        from .tasks.kinds import task_kind  # each kind says what its labels must be
+        try:
+            kind = task_kind(info.data.get("kind", "classification"))
+        except ConfigError as e:
+            raise ValueError(e.message) from None
+        return kind.check_labels(v)
 
 
 class DataConfig(_Strict):

@@ -15,7 +15,7 @@ class InputError(LabelwiseError):
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
                  field: str | None = None) -> None:
-        self.path, self.line, self.field = path, line, field
+        self.path, self.line, self.field, self.message = path, line, field, message
         where = ""
         if path:
             where = str(path)

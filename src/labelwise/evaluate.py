@@ -58,7 +58,7 @@ def evaluate(project: Project) -> dict[str, Any]:
     cost = sum(a.cost for a in anns)
     seconds = sum(a.latency_s for a in anns)
     human = project.config.human_price_per_label
-    return {**m, "annotator": project.annotator.id, "annotated": len(anns), "errors": len(anns) - len(ok),
+    return {**m, "kind": task.kind, "annotator": project.annotator.id, "annotated": len(anns), "errors": len(anns) - len(ok),
             "error_share": (len(anns) - len(ok)) / len(anns) if anns else 0.0, "with_gold": with_gold,
             "label_mass": label_mass_stats(_label_masses(project, anns)),
             "cost": cost, "seconds": seconds, "seconds_per_item": seconds / len(anns) if anns else 0.0,

@@ -263,11 +263,10 @@ def _tv_rows(P: np.ndarray) -> np.ndarray:
     return np.stack([P, 1 - P], axis=2).reshape(P.shape[0], -1) / k
 
 
-_ROUNDS: dict[str, type[ClassifierRounds]] = {"ner": TaggerRounds, "multilabel": MultiLabelRounds}
-
-
 def rounds_for(task: Any) -> ClassifierRounds:
-    return _ROUNDS.get(task.kind, ClassifierRounds)(task)
+    """The loop's adapter for the task's kind (``TaskKind.rounds``)."""
+    from .tasks.kinds import task_kind
+    return task_kind(task.kind).rounds_class()(task)
 
 
 def single_label_model(task: Any, name: str | None = None) -> tuple[str, dict[str, Any]]:

@@ -13,7 +13,6 @@ from rich.table import Table
 
 from ..config import CONFIG_NAME
 from ..project import Project
-from .init_template import CONFIG_TEMPLATE, NER_CONFIG_TEMPLATE
 
 console = Console()
 ProjectDir = typer.Option(Path("."), "--project", "-p", help="folder with labelwise.yaml")
@@ -28,20 +27,22 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_labels)
 
 
-STARTERS = {  # task: (config template, bundled files)
-    "classification": (CONFIG_TEMPLATE, ("yelp_reviews.csv", "yelp_examples.csv")),
-    "ner": (NER_CONFIG_TEMPLATE, ("wnut17_sample.jsonl",)),
-}
+def _starters() -> dict[str, object]:
+    from ..tasks.kinds import task_kinds  # each task kind may bring a starter
+    return {name: k.starter for name, k in task_kinds().items() if k.starter is not None}
 
 
 def init(directory: Path = typer.Argument(..., help="folder to create the project in"),
-         task: str = typer.Option("classification", help="classification (Yelp sentiment sample) or ner "
-                                  "(WNUT-17 tweets sample)"),
+         task: str = typer.Option("classification", help="the task kind's starter: classification (Yelp sentiment "
+                                  "sample), ner (WNUT-17 tweets sample), or any kind that brings one"),
          force: bool = typer.Option(False, help="overwrite an existing labelwise.yaml")) -> None:
     """Create a project: a commented labelwise.yaml and a small bundled dataset to start from."""
-    if task not in STARTERS:
-        raise typer.BadParameter(f"no starter for '{task}'; use one of {', '.join(STARTERS)}", param_hint="--task")
-    template, files = STARTERS[task]
+    from ..tasks.kinds import load_object
+    starters = _starters()
+    if task not in starters:
+        raise typer.BadParameter(f"no starter for '{task}'; use one of {', '.join(starters)}", param_hint="--task")
+    starter = starters[task]
+    template, files = load_object(starter.template), starter.files
     directory.mkdir(parents=True, exist_ok=True)
     cfg = directory / CONFIG_NAME
     if cfg.exists() and not force:
@@ -53,7 +54,7 @@ def init(directory: Path = typer.Argument(..., help="folder to create the projec
         with resources.as_file(src) as p:
             shutil.copy(p, data / name)
     cfg.write_text(template, encoding="utf-8")
-    console.print(f"created {cfg} with the bundled Yelp sample in {data}/\n"
+    console.print(f"created {cfg} with the bundled {starter.about} in {data}/\n"
                   f"next: edit it, then `labelwise estimate -p {directory}` and `labelwise annotate -p {directory}`")
 
 
@@ -163,29 +164,8 @@ def evaluate(project: Path = ProjectDir,
     if m["with_gold"] == 0:
         console.print("no gold labels to compare with (set data.label_field)")
         return
-    if "per_type" in m:  # entity-level (NER)
-        mi = m["micro"]
-        console.print(f"entities (exact match): precision {mi['precision']:.3f}, recall {mi['recall']:.3f}, "
-                      f"micro-F1 {mi['f1']:.3f}, macro-F1 {m['macro_f1']:.3f}; token accuracy "
-                      f"{m['token_accuracy']:.1%} over {m['n_sentences']} sentences")
-        t = Table("type", "precision", "recall", "F1", "gold", "predicted")
-        for label, v in m["per_type"].items():
-            t.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]),
-                      str(v["n_pred"]))
-        console.print(t)
-        tc = m.get("token_confidence")
-        if tc and tc["n_tokens"]:
-            au, ae = ("n/a" if tc[k] is None else f"{tc[k]:.3f}" for k in ("auroc", "auroc_entities"))
-            console.print(f"token confidence (from log-probabilities, {tc['n_tokens']} tokens): AUROC right vs "
-                          f"wrong {au} (inside predicted entities {ae}), ECE {tc['ece']:.3f}, mean "
-                          f"{tc['mean_confidence']:.1%} vs token accuracy {tc['token_accuracy']:.1%}")
-    else:
-        lo, hi = m["accuracy_ci95"]
-        console.print(f"accuracy {m['accuracy']:.1%} (95% CI {lo:.1%}–{hi:.1%}), macro-F1 {m['macro_f1']:.3f}")
-        t = Table("label", "precision", "recall", "F1", "support")
-        for label, v in m["per_class"].items():
-            t.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
-        console.print(t)
+    from ..tasks.kinds import task_kind
+    task_kind(m["kind"]).show(m, console)  # each task kind shows its own metrics
     if "confusion" in m:
         c = Table("gold \\ predicted", *m["confusion"]["labels"])
         for label, row in zip(m["confusion"]["labels"], m["confusion"]["matrix"]):

@@ -18,7 +18,9 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-_METRIC_NAMES = {"accuracy": "accuracy", "f1": "entity F1 (micro)"}
+def _metric_names() -> dict[str, str]:
+    from ..tasks.kinds import metric_names  # every task kind names its headline metrics
+    return metric_names()
 
 
 _AXES = {"llm_labels": "LLM labels bought", "money_spent": "money spent on the LLM ($)"}
@@ -41,7 +43,7 @@ def _accuracy_plots(agg: dict[str, list[dict[str, Any]]], metric: str, x_key: st
             ax.plot(x, y, marker="o", label=series)
             ax.fill_between(x, [a - b for a, b in zip(y, s)], [a + b for a, b in zip(y, s)], alpha=0.15)
         ax.set_xlabel(_AXES[x_key])
-        ax.set_ylabel(f"small-model {_METRIC_NAMES.get(metric, metric)}")
+        ax.set_ylabel(f"small-model {_metric_names().get(metric, metric)}")
         ax.set_title(f"test domain: {d}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -54,7 +56,7 @@ def write_report(results: list[dict[str, Any]], out: Path, *, pool_size: int, co
                  seconds_per_llm_label: float, human_price_per_label: float, title: str = "labelwise report") -> Path:
     agg = aggregate_rounds(results)
     metric = results[0].get("metric", "accuracy") if results else "accuracy"
-    name = _METRIC_NAMES.get(metric, metric)
+    name = _metric_names().get(metric, metric)
     figures = {"series": agg, "pool_size": pool_size, "cost_per_llm_label": cost_per_llm_label,
                "seconds_per_llm_label": seconds_per_llm_label, "human_price_per_label": human_price_per_label}
     out.parent.mkdir(parents=True, exist_ok=True)

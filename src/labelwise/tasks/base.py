@@ -42,7 +42,8 @@ def register_task(kind: str) -> Callable[[type], type]:
 
 def make_task(cfg: Any) -> Task:
     """Build the task named by ``cfg.kind`` from a TaskConfig."""
-    from . import classification, multilabel, ner  # noqa: F401  (registration)
+    from .kinds import task_kinds
+    task_kinds()  # imports every kind's module, which registers its task
     return TASKS.get_factory(cfg.kind)(cfg)  # type: ignore[return-value]
 
 

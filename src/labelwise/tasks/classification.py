@@ -6,6 +6,7 @@ from typing import Any, Mapping, Sequence
 from ..quality.classification_metrics import classification_report
 from ..types import Labeled, Message, Query, Record, Response
 from .base import CONTENT_FREE, distribution_of, register_task
+from .kinds import Starter, TaskKind, register_kind
 from .template import Template, load_template_source
 
 MAX_SHOTS = 4096  # rendered few-shot examples kept per task
@@ -94,3 +95,9 @@ class PairClassification(Classification):
 
     def _user_args(self) -> tuple[Any, ...]:
         return (self.cfg.text_field, self.cfg.text_pair_field)
+
+
+register_kind(TaskKind("classification", starter=Starter("labelwise.cli.init_template:CONFIG_TEMPLATE",
+                                                         ("yelp_reviews.csv", "yelp_examples.csv"),
+                                                         "Yelp sentiment sample")))
+register_kind(TaskKind("pair"))

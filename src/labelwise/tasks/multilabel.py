@@ -7,6 +7,7 @@ from ..errors import ParseError
 from ..quality.classification_metrics import multilabel_report
 from ..types import Labeled, Message, Query, Record, Response
 from .base import CONTENT_FREE, distribution_of, register_task
+from .kinds import TaskKind, register_kind
 from .template import Template, load_template_source
 
 YES_NO = ("yes", "no")
@@ -86,3 +87,6 @@ def _p_yes(label: str, resp: Response, prior: Mapping[str, float] | None) -> flo
         return distribution_of(resp, YES_NO, prior)["yes"]
     except ParseError as e:
         raise ParseError(f"label {label!r}: {e}") from None
+
+
+register_kind(TaskKind("multilabel", rounds="labelwise.loop_models:MultiLabelRounds"))

@@ -12,6 +12,7 @@ from ..errors import ParseError
 from ..quality.ner_metrics import ner_report, token_confidence_report
 from ..types import Labeled, Message, Query, Record, Response
 from .base import register_task
+from .kinds import Starter, TaskKind, register_kind
 from .bio import check_tags, spans_to_tags, tags_to_spans
 from .ner_align import Mention, align
 from .ner_confidence import token_confidence
@@ -148,3 +149,9 @@ class NamedEntities:
         if scored:  # how well the log-probability confidence separates right tags from wrong ones
             out["token_confidence"] = token_confidence_report(*zip(*scored))
         return out
+
+
+register_kind(TaskKind("ner", rounds="labelwise.loop_models:TaggerRounds", display="labelwise.cli.eval_display:show_ner",
+                       metric_names={"f1": "entity F1 (micro)"}, min_labels=1, labels_are="entity types",
+                       starter=Starter("labelwise.cli.init_template:NER_CONFIG_TEMPLATE", ("wnut17_sample.jsonl",),
+                                       "WNUT-17 tweets sample")))
