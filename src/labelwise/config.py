@@ -24,7 +24,7 @@ class _Strict(BaseModel):
 class TaskConfig(_Strict):
     kind: str = "classification"
     instructions: str = ""
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict, validate_default=True)
     text_field: str = "text"
     text_pair_field: str | None = None
     template: str | None = None  # a template file; default: the task kind's packaged template
@@ -222,8 +222,9 @@ class ProjectConfig(_Strict):
 
     @model_validator(mode="after")
     def _pair_needs_second_field(self) -> "ProjectConfig":
-        if self.task.kind == "pair" and not self.task.text_pair_field:
-            raise ValueError("task.kind 'pair' needs task.text_pair_field")
+        from .tasks.kinds import task_kind
+        if task_kind(self.task.kind).two_texts and not self.task.text_pair_field:
+            raise ValueError(f"task.kind '{self.task.kind}' needs task.text_pair_field")
         return self
 
     @model_validator(mode="after")

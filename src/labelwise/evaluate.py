@@ -53,7 +53,9 @@ def evaluate(project: Project) -> dict[str, Any]:
     anns = [current[r.id] for r in data if r.id in current]
     ok = [a for a in anns if a.error is None]
     gold = [records[a.record_id].gold for a in ok]
-    m = task.metrics(gold, [Labeled(a.label, a.distribution) for a in ok])
+    labeled = [Labeled(a.label, a.distribution) for a in ok]
+    by_records = getattr(task, "record_metrics", None)  # a task whose metrics need the records (ranking)
+    m = by_records([records[a.record_id] for a in ok], gold, labeled) if by_records else task.metrics(gold, labeled)
     with_gold = sum(g is not None for g in gold)
     cost = sum(a.cost for a in anns)
     seconds = sum(a.latency_s for a in anns)

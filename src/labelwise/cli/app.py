@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from ..errors import LabelwiseError, ProjectLocked
-from . import check_cmds, demo, loop_cmds, models, project_cmds, quality_cmds, review_cmds, route_cmds
+from . import check_cmds, demo, loop_cmds, models, project_cmds, quality_cmds, review_cmds, route_cmds, search_cmds
 from .exit_codes import BAD_INPUT, HELP, INTERRUPTED, LOCKED
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ quality_cmds.register(app)
 route_cmds.register(app)
 check_cmds.register(app)
 review_cmds.register(app)
+search_cmds.register(app)
 app.add_typer(models.app, name="models")
 
 

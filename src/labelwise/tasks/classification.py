@@ -100,4 +100,4 @@ class PairClassification(Classification):
 register_kind(TaskKind("classification", starter=Starter("labelwise.cli.init_template:CONFIG_TEMPLATE",
                                                          ("yelp_reviews.csv", "yelp_examples.csv"),
                                                          "Yelp sentiment sample")))
-register_kind(TaskKind("pair"))
+register_kind(TaskKind("pair", two_texts=True))

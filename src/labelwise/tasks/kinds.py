@@ -19,7 +19,8 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 
-BUILTIN_TASK_MODULES = ("labelwise.tasks.classification", "labelwise.tasks.multilabel", "labelwise.tasks.ner")
+BUILTIN_TASK_MODULES = ("labelwise.tasks.classification", "labelwise.tasks.multilabel", "labelwise.tasks.ner",
+                        "labelwise.tasks.relevance")
 ENTRY_POINT_GROUP = "labelwise.task_kinds"
 
 
@@ -47,8 +48,12 @@ class TaskKind:
     min_labels: int = 2           # labels the config must name (NER: entity types, one is enough)
     labels_are: str = "labels"    # what the config's `labels` are called in messages
     starter: Starter | None = None
+    default_labels: Mapping[str, str] | None = None  # used when the config names none (relevance grades)
+    two_texts: bool = False       # records are pairs: the config must name task.text_pair_field
 
     def check_labels(self, labels: Mapping[str, Any]) -> dict[str, str]:
+        if not labels and self.default_labels:
+            return dict(self.default_labels)
         if len(labels) < self.min_labels:
             raise ValueError(f"name at least {'two' if self.min_labels == 2 else self.min_labels} {self.labels_are} "
                              "(name: description)" if self.min_labels > 1 else

@@ -1,0 +1,1 @@
+"""Search relevance: BEIR and TREC files, BM25 candidates, ranking metrics."""
