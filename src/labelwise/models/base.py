@@ -139,7 +139,7 @@ register_small_model = SMALL_MODELS.register
 
 def make_small_model(name: str, **params: Any) -> SmallModel:
     """An unfitted small model by registered name; a ConfigError lists the names known."""
-    from . import crf, finetuned, logreg, pair, token_classifier  # noqa: F401  (register the built-ins; light imports)
+    from . import crf, finetuned, logreg, pair, ranker, token_classifier  # noqa: F401  (register the built-ins)
     factory = SMALL_MODELS.get_factory(name)
     try:
         return factory(**params)  # type: ignore[return-value]

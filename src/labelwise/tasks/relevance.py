@@ -65,6 +65,7 @@ class Relevance(PairClassification):
 
 register_kind(TaskKind(
     "relevance", display="labelwise.search.display:show_relevance", default_labels=GRADES, two_texts=True,
+    rounds="labelwise.search.rounds:RelevanceRounds",
     metric_names={"ndcg@10": "nDCG@10"}, labels_are="grades",
     starter=Starter("labelwise.search.starter:CONFIG_TEMPLATE", ("search_sample.jsonl",),
                     "search sample (queries, documents and judgements written for labelwise)")))
