@@ -30,7 +30,11 @@ class ClassifierRounds:
         """Refuse, before anything is bought, a strategy this kind cannot feed."""
 
     def wrap(self, model: Any) -> Any:
-        """The small model the loop trains, built around the registered one it names."""
+        """The small model the loop trains, built around the registered one it names. A model
+        whose zero-shot base reads class texts (``label_texts``) gets the task's labels with
+        their descriptions, so ``ci`` compares it with a real pretrained base."""
+        if hasattr(model, "label_texts") and model.label_texts is None and isinstance(self.task.cfg.labels, dict):
+            model.label_texts = {k: f"{k}: {v}" if v else k for k, v in self.task.cfg.labels.items()}
         return model
 
     def inputs(self, records: Sequence[Record]) -> list[Any]:

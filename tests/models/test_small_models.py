@@ -170,3 +170,26 @@ def test_embeddings_are_cached_in_the_store(tmp_path, encoder):
         model.clone().fit(TEXTS, LABELS)
         assert encoder.calls == calls  # every vector came from the database
         assert store.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == len(TEXTS) + len(texts)
+
+
+@pytest.mark.real_model
+def test_logreg_base_with_label_texts_is_zero_shot_not_learned_from_the_labels(encoder):
+    texts = {"positive": "positive: the reviewer liked it", "negative": "negative: the reviewer did not like it"}
+    right = LogRegModel(encoder=encoder, label_texts=texts).fit(TEXTS, LABELS)
+    flipped = LogRegModel(encoder=encoder, label_texts=texts).fit(
+        TEXTS, ["negative" if l == "positive" else "positive" for l in LABELS])
+    held = [t for t, _ in HELD_OUT]
+    # the learned model follows the labels; the zero-shot base says the same whatever the labels were
+    assert (right.predict(held) != flipped.predict(held)).all()
+    np.testing.assert_array_equal(right.base_proba(held).argmax(1), flipped.base_proba(held).argmax(1))
+    zero_shot = right.classes_[right.base_proba(held).argmax(1)]
+    assert sum(z == g for z, (_, g) in zip(zero_shot, HELD_OUT)) >= len(HELD_OUT) - 1
+
+
+def test_the_loop_gives_logreg_the_task_labels_as_its_zero_shot_base():
+    from types import SimpleNamespace
+    from labelwise.loop_models import ClassifierRounds
+    task = SimpleNamespace(cfg=SimpleNamespace(labels={"positive": "liked it", "negative": ""}), labels=("positive", "negative"))
+    m = ClassifierRounds(task).wrap(LogRegModel())
+    assert m.label_texts == {"positive": "positive: liked it", "negative": "negative"}
+    assert m.clone().label_texts == m.label_texts

@@ -1,10 +1,11 @@
 """"logreg": encoder embeddings + logistic regression -- the default small model (seconds to fit).
 
-Its *base* model is a nearest-class-centroid (prototype) classifier on the same un-fine-tuned
-embeddings and the same labels: what the pretrained space says with no decision boundary learned.
-The encoder is never fine-tuned here, so the only thing "training" adds over the base is the
-discriminative weighting of embedding dimensions; |logreg - prototype| is where that weighting
-changes the answer -- the honest analogue of |fine-tuned - base| for a frozen encoder.
+Its *base* model, for conditional informativeness (``ci``), is what the pretrained encoder says
+with no labels learned: zero-shot, each item's cosine similarity to the embedding of each
+class's text (``label_texts``: the label with its description; the active-learning loop passes
+the task's), softmaxed with one scale chosen by training log-loss. Without label texts the
+base is a nearest-class-centroid classifier on the same embeddings -- not a pretrained base
+(it is fit on the same labels), so the loop always passes label texts.
 """
 from __future__ import annotations
 
@@ -36,6 +37,15 @@ class Prototypes:
         self.scale_ = float(_SCALES[int(np.argmin(nll))])
         return self
 
+    def fit_fixed(self, E: np.ndarray, y: np.ndarray, anchors: np.ndarray) -> "Prototypes":
+        """Use ``anchors`` (one unit vector per class, e.g. label-text embeddings) as the
+        centroids; only the scale is chosen on the training items."""
+        self.centroids_ = anchors / np.maximum(np.linalg.norm(anchors, axis=1, keepdims=True), 1e-12)
+        sims = E @ self.centroids_.T
+        nll = [-np.log(_softmax(s * sims)[np.arange(len(y)), y] + 1e-12).mean() for s in _SCALES]
+        self.scale_ = float(_SCALES[int(np.argmin(nll))])
+        return self
+
     def predict_proba(self, E: np.ndarray) -> np.ndarray:
         return _softmax(self.scale_ * (E @ self.centroids_.T))
 
@@ -46,7 +56,9 @@ class LogRegModel(SmallModelMixin):
     ``LogisticRegression``. A training set with one class predicts that class with probability 1."""
 
     def __init__(self, C: float = 1.0, max_iter: int = 1000, class_weight: Any = None, seed: int = 0,
-                 encoder: str | Encoder = DEFAULT_ENCODER, store: Any = None) -> None:
+                 encoder: str | Encoder = DEFAULT_ENCODER, store: Any = None,
+                 label_texts: dict[str, str] | None = None) -> None:
+        self.label_texts = label_texts
         self.C = C
         self.max_iter = max_iter
         self.class_weight = class_weight
@@ -69,6 +81,10 @@ class LogRegModel(SmallModelMixin):
             self.clf_ = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight,
                                            random_state=self.seed).fit(E, y)
         self.prototypes_ = Prototypes().fit(E, y, len(classes))
+        self.zero_shot_ = None
+        if self.label_texts is not None:  # the class texts' embeddings stand in for the centroids
+            L = self.embed([self.label_texts.get(str(c), str(c)) for c in classes])
+            self.zero_shot_ = Prototypes().fit_fixed(E, y, L)
         self.n_features_in_ = E.shape[1]
         self.classes_ = classes
         return self
@@ -84,6 +100,8 @@ class LogRegModel(SmallModelMixin):
         return self.proba_from_embeddings(self.embed(check_texts(X)))
 
     def base_proba(self, X: Texts) -> np.ndarray:
-        """Nearest-class-centroid probabilities on the same (un-fine-tuned) embeddings."""
+        """Zero-shot probabilities from similarity to the class texts (``label_texts``); without
+        them, nearest-class-centroid probabilities on the same embeddings."""
         self._check_fitted()
-        return self.prototypes_.predict_proba(self.embed(check_texts(X)))
+        base = self.zero_shot_ if getattr(self, "zero_shot_", None) is not None else self.prototypes_
+        return base.predict_proba(self.embed(check_texts(X)))
