@@ -315,7 +315,7 @@ def test_multilabel_uncertainty_picks_items_the_model_is_unsure_of(tmp_path):
     pool = [r for r in p.store.records() if r.split != "test"]
     by_id = {r.id: r for r in pool}
     model = unsure._fit(by_id, seed_set)
-    state = unsure.kind.pool_state(model, pool, seed_set, "mean_token_entropy")
+    state = unsure.kind.pool_state(model, pool, seed_set, {"token_marginals"})
     score = dict(zip(state.ids, mean_token_entropy(state.token_marginals)))
     picked_unsure = [score[i] for i in after_unsure if i not in seed_set]
     picked_random = [score[i] for i in after_random if i not in seed_set]
@@ -337,3 +337,36 @@ def test_a_resumed_multilabel_loop_selects_what_an_uninterrupted_one_does(tmp_pa
     assert fake.calls == 40 * 3
     assert sorted(cut.store.rounds(loop.run_name)[-1][2]) == sorted(whole.store.rounds(loop.run_name)[-1][2])
     assert resumed[-1]["test"] == expected[-1]["test"]
+
+
+def test_each_round_stores_what_the_strategy_picked_and_why(tmp_path):
+    """Inspectable choices: the picks of every round, with their scores and domains, and how the
+    model that chose them did on the picks that have gold."""
+    import math
+    from labelwise import Project
+    from labelwise.annotators.fake import FakeAnnotator
+    from labelwise.loop import ActiveLearningLoop
+    from labelwise.strategies import make_strategy
+    from tests.conftest import write
+    rows = [f"r{i},{'loved' if i % 2 else 'hated'} it number {i},{'positive' if i % 2 else 'negative'},"
+            f"{'shop' if i < 30 else 'film'}" for i in range(60)]
+    write(tmp_path / "data.csv", "id,text,label,domain\n" + "\n".join(rows) + "\n")
+    write(tmp_path / "labelwise.yaml", "task: {kind: classification, labels: {positive: liked, negative: not}}\n"
+          "data: {path: data.csv, id_field: id, label_field: label, domain_field: domain}\n"
+          "annotator: {backend: fake, model: llm}\n")
+    p = Project.open(tmp_path)
+    p.__dict__["annotator"] = FakeAnnotator(lambda q: {c: math.log(0.9 if ("loved" in q.messages[-1].content)
+                                                                   == (c == "positive") else 0.1) for c in q.choices})
+    assert make_strategy("entropy").needs == ("proba",) and make_strategy("ci").needs == ("finetuned_score", "base_score")
+    assert make_strategy("diversity").needs == ("embeddings",)
+    results = ActiveLearningLoop(p, strategy="entropy", budget=20, rounds=2, seed_size=10, seed=0,
+                                 test_split="none").run()
+    sel = results[1]["selection"]
+    assert len(sel["picks"]) == 5 and all(pk["score"] is not None for pk in sel["picks"])
+    assert sum(sel["picks_by_domain"].values()) == 5 and set(sel["picks_by_domain"]) <= {"shop", "film"}
+    assert sel["picks_with_gold"] == 5 and 0.0 <= sel["model_accuracy_on_picks"] <= 1.0
+    scores = [pk["score"] for pk in sel["picks"]]
+    assert scores == sorted(scores, reverse=True)  # most uncertain first
+    assert "seed" in results[0]["selection"]["note"]
+    stored = p.store.rounds(results[0]["run"])
+    assert stored[1][3]["selection"] == sel

@@ -102,18 +102,45 @@ class ActiveLearningLoop:
             return np.full(len(pool_records), None, dtype=object)
         return self.kind.predictions(model, pool_records)
 
-    def _select(self, model: Any, pool_records: list[Record], labeled: dict[str, Any], n: int) -> list[str]:
+    def _select(self, model: Any, pool_records: list[Record], labeled: dict[str, Any],
+                n: int) -> tuple[list[str], dict[str, Any]]:
+        """The items to buy next, and what was picked and why (stored with the round)."""
         if model is None:  # no usable label yet (every answer was an error): pick at random
             state = PoolState(ids=np.array([r.id for r in pool_records]),
                               labeled=np.array([r.id in labeled for r in pool_records]))
-            return make_strategy("random").select(state, n, np.random.default_rng(self.seed * 7919 + len(labeled)))
-        state = self.kind.pool_state(model, pool_records, labeled, self.strategy)
-        if self.strategy == "committee":
-            state = replace(state, committee_votes=self._committee_votes(pool_records, labeled))
+            rng = np.random.default_rng(self.seed * 7919 + len(labeled))
+            return make_strategy("random").select(state, n, rng), {"note": "no usable label yet: picked at random"}
         strategy = make_strategy(self.strategy)
         if self.class_balance:
             strategy = ClassBalanced(strategy)
-        return strategy.select(state, n, np.random.default_rng(self.seed * 7919 + len(labeled)))
+        needs = set(getattr(strategy, "needs", ()))  # the arrays this strategy reads, and no others
+        state = self.kind.pool_state(model, pool_records, labeled, needs)
+        if "committee_votes" in needs:
+            state = replace(state, committee_votes=self._committee_votes(pool_records, labeled))
+        chosen = strategy.select(state, n, np.random.default_rng(self.seed * 7919 + len(labeled)))
+        return chosen, self._describe_picks(strategy, state, model, pool_records, chosen)
+
+    def _describe_picks(self, strategy: Any, state: PoolState, model: Any, pool_records: list[Record],
+                        chosen: list[str]) -> dict[str, Any]:
+        """What the strategy picked and why: each pick's score (where the strategy scores items),
+        the picks' share per domain, and how the model that chose them did on the picks that
+        have gold (is it picking its own mistakes?)."""
+        scores = strategy.scores(state) if hasattr(strategy, "scores") else None
+        at = {rid: i for i, rid in enumerate(state.ids.tolist())}
+        by_id = {r.id: r for r in pool_records}
+        picks = [{"id": rid, "domain": by_id[rid].domain or SOURCE,
+                  "score": None if scores is None else float(scores[at[rid]])} for rid in chosen]
+        domains: dict[str, int] = {}
+        for pk in picks:
+            domains[pk["domain"]] = domains.get(pk["domain"], 0) + 1
+        with_gold = [by_id[rid] for rid in chosen if by_id[rid].gold is not None]
+        acc = None
+        if with_gold and model is not None:
+            pred = self.kind.predictions(model, with_gold)
+            acc = float(np.mean([str(p) == ("|".join(map(str, r.gold)) if isinstance(r.gold, (list, tuple))
+                                            else str(r.gold)) for p, r in zip(pred, with_gold)]))
+        return {"picks": picks, "picks_by_domain": domains, "model_accuracy_on_picks": acc,
+                "picks_with_gold": len(with_gold)}
 
     def _committee_votes(self, pool_records: list[Record], labeled: dict[str, Any], size: int = 3) -> np.ndarray:
         """Votes of a committee of ``size`` small models, each trained on a bootstrap sample of the
@@ -177,13 +204,14 @@ class ActiveLearningLoop:
             if rnd == 0:
                 rng = np.random.default_rng(self.seed)
                 chosen = [pool_records[i].id for i in rng.permutation(len(pool_records))[:seed_size]]
+                picks: dict[str, Any] = {"note": "the seed: a random sample of the pool"}
             else:
                 remaining = self.budget - len(labeled)
                 if remaining <= 0:
                     break
                 if model is _NOT_FITTED:  # resumed: rebuild the last finished round's model once
                     model = self._fit(pool, labeled)
-                chosen = self._select(model, pool_records, labeled, min(per_round, remaining))
+                chosen, picks = self._select(model, pool_records, labeled, min(per_round, remaining))
             if rnd == 0 and self.seed_from_gold:
                 new, spend = {i: pool[i].gold for i in chosen}, {"calls": 0, "from_cache": 0, "errors": 0, "money": 0.0}
             else:
@@ -200,6 +228,7 @@ class ActiveLearningLoop:
                 "llm_label_accuracy": self.kind.llm_label_quality([labeled[i] for i in gold_known],
                                                                   [pool[i].gold for i in gold_known]),
                 "test": evaluate_by_domain(model, self.kind, test) if model is not None else {},
+                "selection": picks,
             }
             if stable is not None:
                 stable.update(self._predictions(model, pool_records))

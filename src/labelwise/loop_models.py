@@ -8,7 +8,7 @@ The loop picks one by the task kind and stays wiring only.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 
@@ -50,16 +50,18 @@ class ClassifierRounds:
             full[:, labels.index(c)] = proba[:, j]
         return full
 
-    def pool_state(self, model: Any, records: Sequence[Record], labeled: dict[str, Any], strategy: str) -> PoolState:
+    def pool_state(self, model: Any, records: Sequence[Record], labeled: dict[str, Any],
+                   needs: Collection[str] = ()) -> PoolState:
+        """What the strategy reads (``needs``, its ``PoolState`` arrays): probabilities always."""
         X = self.inputs(records)
         proba = self._full(model, model.predict_proba(X))
-        needs_base = strategy == "ci"
+        needs_base = "base_score" in needs
         return PoolState(
             ids=np.array([r.id for r in records]), labeled=np.array([r.id in labeled for r in records]),
             proba=proba, predicted=np.asarray(self.task.labels)[proba.argmax(1)],
             base_score=self._full(model, model.base_proba(X)) if needs_base else None,
             finetuned_score=proba if needs_base else None,
-            embeddings=model.embed(X) if strategy == "diversity" else None)
+            embeddings=model.embed(X) if "embeddings" in needs else None)
 
     def predictions(self, model: Any, records: Sequence[Record]) -> np.ndarray:
         """The model's answer per item as one string (a multi-label set or a tag sequence joined),
@@ -97,13 +99,14 @@ class TaggerRounds(ClassifierRounds):
     def inputs(self, records: Sequence[Record]) -> list[list[str]]:
         return [self.task.tokens(r) for r in records]
 
-    def pool_state(self, model: Any, records: Sequence[Record], labeled: dict[str, Any], strategy: str) -> PoolState:
+    def pool_state(self, model: Any, records: Sequence[Record], labeled: dict[str, Any],
+                   needs: Collection[str] = ()) -> PoolState:
         X = self.inputs(records)
         return PoolState(
             ids=np.array([r.id for r in records]), labeled=np.array([r.id in labeled for r in records]),
             token_marginals=model.token_marginals(X),
-            sequence_logprob=model.sequence_logprob(X) if strategy == "sequence_least_confidence" else None,
-            embeddings=model.embed([" ".join(x) for x in X]) if strategy == "diversity" else None)
+            sequence_logprob=model.sequence_logprob(X) if "sequence_logprob" in needs else None,
+            embeddings=model.embed([" ".join(x) for x in X]) if "embeddings" in needs else None)
 
     def votes(self, model: Any, X: Sequence[Any]) -> np.ndarray:
         raise ValueError("strategy 'committee' votes on one label per item; for ner use mean_token_entropy, "
@@ -222,17 +225,18 @@ class MultiLabelRounds(ClassifierRounds):
     def wrap(self, model: Any) -> OneVsRest:
         return OneVsRest(model, self.task.labels)
 
-    def pool_state(self, model: Any, records: Sequence[Record], labeled: dict[str, Any], strategy: str) -> PoolState:
+    def pool_state(self, model: Any, records: Sequence[Record], labeled: dict[str, Any],
+                   needs: Collection[str] = ()) -> PoolState:
         X = self.inputs(records)
         P = model.label_proba(X)
-        ci = strategy == "ci"
+        ci = "base_score" in needs
         return PoolState(
             ids=np.array([r.id for r in records]), labeled=np.array([r.id in labeled for r in records]),
             token_marginals=[np.column_stack([p, 1 - p]) for p in P],
             predicted=np.array(["|".join(t) for t in model.predict(X)], dtype=object),  # class balance: by label set
             finetuned_score=_tv_rows(P) if ci else None,
             base_score=_tv_rows(model.base_label_proba(X)) if ci else None,
-            embeddings=model.embed(X) if strategy == "diversity" else None)
+            embeddings=model.embed(X) if "embeddings" in needs else None)
 
     def votes(self, model: Any, X: Sequence[Any]) -> np.ndarray:
         """One committee member's vote per item: the label set it predicts."""

@@ -103,9 +103,13 @@ class Strategy(Protocol):
 
 
 class BaseStrategy:
-    """Implements ``select`` on top of ``rank`` so each strategy writes its choice once."""
+    """Implements ``select`` on top of ``rank`` so each strategy writes its choice once.
+
+    ``needs`` names the ``PoolState`` arrays the strategy reads: the loop computes exactly
+    those (a base model's scores, embeddings, committee votes cost time)."""
 
     name: str = "base"
+    needs: tuple[str, ...] = ()
 
     def select(self, state: PoolState, n: int, rng: np.random.Generator) -> list[str]:
         if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:

@@ -13,6 +13,7 @@ class KCenter(BaseStrategy):
     """Greedy k-center on ``state.embeddings``; labeled items count as existing centers."""
 
     name = "diversity"
+    needs = ("embeddings",)
 
     def rank(self, state: PoolState, n: int, rng: np.random.Generator,
              candidates: np.ndarray | None = None) -> np.ndarray:

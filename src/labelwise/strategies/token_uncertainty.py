@@ -26,6 +26,7 @@ class SequenceLeastConfidence(ScoreStrategy):
     def __init__(self) -> None:
         super().__init__("sequence_least_confidence", sequence_least_confidence, ("token_marginals",),
                          "the token tagger must report sequence_logprob or per-token tag marginals")
+        self.needs = ("token_marginals", "sequence_logprob")
 
     def scores(self, state: PoolState) -> np.ndarray:
         if state.sequence_logprob is not None:

@@ -24,6 +24,7 @@ class ScoreStrategy(BaseStrategy):
     def __init__(self, name: str, score: Callable[..., np.ndarray], fields: tuple[str, ...],
                  hint: str = "") -> None:
         self.name, self.score, self.fields, self.hint = name, score, tuple(fields), hint
+        self.needs = self.fields
 
     def scores(self, state: PoolState) -> np.ndarray:
         """One score per pool item (labeled ones included; they are never picked)."""

@@ -44,6 +44,7 @@ class ClassBalanced(BaseStrategy):
     def __init__(self, inner: Strategy | str) -> None:
         self.inner = _resolve(inner)
         self.name = f"class_balanced({self.inner.name})"
+        self.needs = (*getattr(self.inner, "needs", ()), "predicted")
 
     def rank(self, state: PoolState, n: int, rng: np.random.Generator,
              candidates: np.ndarray | None = None) -> np.ndarray:
@@ -68,6 +69,7 @@ class PreFilter(BaseStrategy):
         if not 0.0 < keep_fraction <= 1.0:
             raise ValueError(f"keep_fraction must be in (0, 1]; got {keep_fraction}")
         self.inner, self.by, self.keep_fraction = _resolve(inner), _resolve(by), keep_fraction
+        self.needs = (*getattr(self.inner, "needs", ()), *getattr(self.by, "needs", ()))
         self.name = f"prefilter({self.inner.name}, by={self.by.name}, keep={keep_fraction:g})"
 
     def rank(self, state: PoolState, n: int, rng: np.random.Generator,
@@ -85,6 +87,7 @@ class Budgeted(BaseStrategy):
     def __init__(self, inner: Strategy | str, budget: BudgetStop) -> None:
         self.inner, self.budget = _resolve(inner), budget
         self.name = f"budgeted({self.inner.name})"
+        self.needs = getattr(self.inner, "needs", ())
 
     def rank(self, state: PoolState, n: int, rng: np.random.Generator,
              candidates: np.ndarray | None = None) -> np.ndarray:
