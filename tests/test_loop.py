@@ -370,3 +370,45 @@ def test_each_round_stores_what_the_strategy_picked_and_why(tmp_path):
     assert "seed" in results[0]["selection"]["note"]
     stored = p.store.rounds(results[0]["run"])
     assert stored[1][3]["selection"] == sel
+
+
+def test_initial_train_and_a_pool_from_other_domains(tmp_path):
+    """The paper's setting: a source set with gold trains the model first; the budget buys LLM
+    labels only from the pool (any domains); the data file supplies the test set."""
+    import math
+    from labelwise import Project
+    from labelwise.annotators.fake import FakeAnnotator
+    from labelwise.loop import ActiveLearningLoop
+    from tests.conftest import write
+
+    def rows(n, start, domain, with_label=True):
+        return "".join(f"{domain[0]}{i},{'loved' if i % 2 else 'hated'} the {domain} {i}"
+                       + (f",{'positive' if i % 2 else 'negative'}" if with_label else ",") + f",{domain}\n"
+                       for i in range(start, start + n))
+    head = "id,text,label,domain\n"
+    write(tmp_path / "source.csv", head + rows(20, 0, "shop"))
+    write(tmp_path / "pool.csv", head + rows(20, 100, "shop", False) + rows(20, 200, "film", False))
+    write(tmp_path / "data.csv", head + rows(10, 300, "shop") + rows(10, 400, "film"))
+    write(tmp_path / "labelwise.yaml", "task: {kind: classification, labels: {positive: liked, negative: not}}\n"
+          "data: {path: data.csv, id_field: id, label_field: label, domain_field: domain}\n"
+          "annotator: {backend: fake, model: llm}\n"
+          "loop: {initial_train: source.csv, pool: pool.csv, seed_size: 6, budget: 12, rounds: 2}\n")
+    p = Project.open(tmp_path)
+    asked = []
+
+    def llm(q):
+        asked.append(q.messages[-1].content)
+        return {c: math.log(0.9 if ("loved" in q.messages[-1].content) == (c == "positive") else 0.1) for c in q.choices}
+    p.__dict__["annotator"] = FakeAnnotator(llm)
+    c = p.config.loop
+    loop = ActiveLearningLoop(p, strategy="entropy", budget=c.budget, rounds=c.rounds, seed_size=c.seed_size,
+                              initial_train=c.initial_train, pool_path=c.pool)
+    results = loop.run()
+    assert results[-1]["llm_labels"] == 12 and len(asked) == 12
+    bought = set(p.store.rounds(loop.run_name)[-1][2])
+    assert len(bought) == 12 and all(i.startswith("pool:") for i in bought)  # only pool items are bought
+    tests = [f"the shop {i}" for i in range(300, 310)] + [f"the film {i}" for i in range(400, 410)]
+    assert not any(t in a for t in tests for a in asked)  # nor any test item asked about
+    assert "picks_by_domain" in results[0]["selection"]  # round 0 chosen by the source-trained model
+    assert set(results[-1]["test"]) == {"shop", "film"} and results[-1]["test"]["film"]["n"] == 10
+    assert len(loop.source_records) == 20 and all(r.id.startswith("train:") for r in loop.source_records)

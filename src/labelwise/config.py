@@ -116,6 +116,11 @@ class LoopConfig(_Strict):
     stable_change: float = Field(default=0.01, ge=0, le=1)
     seed: int = 0
     test_split: str = "test"
+    initial_train: str | None = Field(default=None, description="a labeled file (the data's columns) the small "
+                                      "model is trained on before any LLM label is bought: the source domain; "
+                                      "round 0 then picks by the strategy, not at random")
+    pool: str | None = Field(default=None, description="unlabeled inputs (the data's columns, any domains) the "
+                             "budget buys LLM labels from; the data file then only supplies the test split")
 
 
 class RouteConfig(_Strict):

@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -49,6 +50,8 @@ class ActiveLearningLoop:
     test_split: str = "test"
     stable_rounds: int = 0  # > 0: stop once predictions stopped changing this many rounds in a row
     stable_change: float = 0.01  # ... i.e. fewer than this share of pool items changed their prediction
+    initial_train: str | None = None  # a labeled source file the model learns before any LLM label
+    pool_path: str | None = None  # unlabeled inputs to buy labels from (default: the data's non-test rows)
     on_round: Callable[[dict[str, Any]], None] = lambda r: None
 
     def __post_init__(self) -> None:
@@ -58,6 +61,11 @@ class ActiveLearningLoop:
         self.kind.check_strategy(self.strategy)
         self.model = self.model or self.kind.default_model
 
+    @cached_property
+    def source_records(self) -> list[Record]:
+        """``initial_train``'s items with their gold labels (always in the training set)."""
+        return self.project.read_extra(self.initial_train, "train", need_labels=True) if self.initial_train else []
+
     @property
     def parameters(self) -> dict[str, Any]:
         """Everything that changes what the loop buys or trains, but the seed. The stopping rule
@@ -66,7 +74,9 @@ class ActiveLearningLoop:
         return {"annotator": p.annotator.id, "annotator_identity": dict(p.annotator.identity()),
                 "template": p.task.template_hash, "strategy": self.strategy, "class_balance": self.class_balance,
                 "budget": self.budget, "rounds": self.rounds, "seed_size": min(self.seed_size, self.budget),
-                "seed_from_gold": self.seed_from_gold, "model": self.model, "test_split": self.test_split}
+                "seed_from_gold": self.seed_from_gold, "model": self.model, "test_split": self.test_split,
+                **({"initial_train": self.initial_train} if self.initial_train else {}),
+                **({"pool": self.pool_path} if self.pool_path else {})}
 
     @property
     def run_name(self) -> str:
@@ -89,12 +99,15 @@ class ActiveLearningLoop:
                      "money": summary.money, "stopped": summary.stopped}
 
     def _fit(self, pool: dict[str, Record], labeled: dict[str, Any]) -> Any:
-        """The small model trained on the usable LLM labels; None while there are none."""
+        """The small model trained on the source set (``initial_train``, its gold labels) and the
+        usable LLM labels; None while there is nothing to learn from."""
         ids = sorted(i for i, label in labeled.items() if label is not None)
-        if not ids:
+        source = self.source_records
+        if not ids and not source:
             return None
         model = self.kind.wrap(make_small_model(self.model, store=self.project.store, seed=self.seed))
-        return model.fit(self.kind.inputs([pool[i] for i in ids]), [labeled[i] for i in ids])
+        X = self.kind.inputs(source + [pool[i] for i in ids])
+        return model.fit(X, [r.gold for r in source] + [labeled[i] for i in ids])
 
     def _predictions(self, model: Any, pool_records: list[Record]) -> np.ndarray:
         """Predictions on the whole pool (all None while no usable label exists)."""
@@ -184,6 +197,9 @@ class ActiveLearningLoop:
         p = self.project
         records = p.load_records()
         pool_records, test = split_records(records, self.test_split)
+        if self.pool_path:  # the paper's setting: buy labels for these inputs, test on the data file
+            pool_records = p.read_extra(self.pool_path, "pool")
+            test = [r for r in records if r.gold is not None and (r.split == self.test_split or r.split is None)]
         pool = {r.id: r for r in pool_records}
         done = p.store.rounds(self.run_name)
         results = [res for _, _, _, res in done]
@@ -201,7 +217,9 @@ class ActiveLearningLoop:
                 stable.restore([r["prediction_change"] for r in results if r.get("prediction_change") is not None],
                                self._predictions(model, pool_records))
         for rnd in range(start, self.rounds + 1):
-            if rnd == 0:
+            if rnd == 0 and self.source_records:  # a model trained on the source picks the first batch too
+                chosen, picks = self._select(self._fit(pool, {}), pool_records, labeled, seed_size)
+            elif rnd == 0:
                 rng = np.random.default_rng(self.seed)
                 chosen = [pool_records[i].id for i in rng.permutation(len(pool_records))[:seed_size]]
                 picks: dict[str, Any] = {"note": "the seed: a random sample of the pool"}

@@ -157,6 +157,22 @@ class Project:
         return select_gold(gold, n if n is not None else g.sample, certainty or None, g.min_certainty,
                            g.seed if seed is None else seed)
 
+    def read_extra(self, path: str | Path, prefix: str, need_labels: bool = False) -> list[Record]:
+        """Records of another file with the data's columns (a loop's source set or pool), ids
+        namespaced ``PREFIX:<id>`` so they never meet a data id; stored in the project."""
+        d = self.config.data
+        found = read_records(self.config.resolve(path), input_fields=self.task.input_fields, fmt="auto",
+                             id_field=d.id_field, label_field=d.label_field, normalize_gold=self.normalize_gold,
+                             domain_field=d.domain_field if d.domain_field else None)
+        if need_labels:
+            missing = [r.id for r in found if r.gold is None]
+            if missing or not found:
+                raise ConfigError(f"{len(missing)} item(s) have no label (first: id {missing[0]})" if missing else
+                                  "no items", path=str(path), field=d.label_field or "label")
+        out = [replace(r, id=f"{prefix}:{r.id}") for r in found]
+        self.store.put_records(out)
+        return out
+
     def _watch_gold(self, run: AnnotationRun, records: list[Record]) -> list[Record]:
         """Mix the gold file's items into ``records`` at random positions and watch every gold
         answer of the run (data rows with gold count too; with ``gold.sample`` or

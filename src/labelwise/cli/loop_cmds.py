@@ -38,7 +38,7 @@ def _loop(p: Project, strategy: str, budget: int | None, rounds: int | None, see
                               seed_from_gold=c.seed_from_gold, class_balance=c.class_balance,
                               test_split=c.test_split, on_round=_print_round,
                               stable_rounds=c.stable_rounds if stable_rounds is None else stable_rounds,
-                              stable_change=c.stable_change)
+                              stable_change=c.stable_change, initial_train=c.initial_train, pool_path=c.pool)
 
 
 def loop(project: Path = ProjectDir,
