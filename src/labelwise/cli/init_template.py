@@ -106,6 +106,8 @@ loop:                         # `labelwise loop`: the LLM labels what the strate
   rounds: 2
   seed_size: 20
   stable_rounds: 0            # > 0: stop early once predictions changed for < stable_change of the pool that many rounds in a row
+  # initial_train: data/source.conll   # gold-labeled source sentences the tagger learns before any LLM label
+  # pool: data/unlabeled.conll         # inputs (any domains) to buy LLM labels from; the data file is then the test set
 
 store:
   path: labelwise.db
