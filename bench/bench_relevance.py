@@ -55,7 +55,8 @@ def boot_diff(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 0) -> tup
 
 def run_collection(name: str, args: argparse.Namespace) -> list[str]:
     folder = shared_datasets() / name
-    rows = build_pairs(folder, k=args.k, max_queries=args.queries, seed=args.seed, unjudged=None)
+    per = dict(x.split("=") for x in args.queries_per.split(",") if x) if args.queries_per else {}
+    rows = build_pairs(folder, k=args.k, max_queries=int(per.get(name, args.queries)), seed=args.seed, unjudged=None)
     for r in rows:
         r["document"] = " ".join(r["document"].split()[:args.words])
     work = Path(args.workdir) / name
@@ -120,6 +121,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--collections", default="ir_cranfield,ir_cisi")
     ap.add_argument("--queries", type=int, default=15)
+    ap.add_argument("--queries-per", default="", help="per collection, e.g. ir_cranfield=15,ir_cisi=8")
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--words", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
