@@ -35,7 +35,7 @@ def classification(tmp, kind="classification"):
     labels = "{positive: likes it, negative: dislikes it, mixed: both}"
     if kind == "pair":
         write(tmp / "data.csv", "id,a,b\n" + "".join(f"p{i},first {i},second {i}\n" for i in range(6)))
-        task = f"task: {{kind: pair, text_field: a, text_pair_field: b, labels: {{\"yes\": same, \"no\": different}}}}"
+        task = "task: {kind: pair, text_field: a, text_pair_field: b, labels: {\"yes\": same, \"no\": different}}"
     else:
         write(tmp / "data.csv", "id,text\n" + "".join(f"r{i},text number {i}\n" for i in range(6)))
         task = f"task: {{kind: {kind}, labels: {labels}}}"

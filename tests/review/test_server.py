@@ -141,7 +141,7 @@ def test_disagreeing_with_a_sure_pre_annotation_asks_for_a_second_look(tmp_path)
                 csrf).status_code == 200
     queue = {rid: (run, why) for rid, run, why in p.store.review_queue()}
     assert queue[sure][0] == SECOND_LOOK and "second look" in queue[sure][1]
-    tok_b = add_reviewer(p, "bob")
+    add_reviewer(p, "bob")
     assert sure in {x.record.id for x in state.queue("bob")}  # one more person must answer it
 
 

@@ -48,7 +48,7 @@ def write_quality_report(q: dict[str, Any], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(q, indent=2, default=str), encoding="utf-8")
     e = html.escape
-    parts = [f"<!doctype html><meta charset='utf-8'><title>labelwise quality</title>", _STYLE,
+    parts = ["<!doctype html><meta charset='utf-8'><title>labelwise quality</title>", _STYLE,
              "<h1>labelwise quality report</h1>",
              f"<p>{q['items']} items, {q['annotated']} annotated by {e(q['annotator'])} with the current prompt, "
              f"{q['errors']} errors; {q['gold_items']} with gold. Created {e(q['created'])}.</p>"]
