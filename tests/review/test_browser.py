@@ -205,3 +205,28 @@ def test_the_readme_screenshot_script_writes_a_png(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_relevance_grades_are_picked_by_their_own_digit(tmp_path):
+    import math
+    write(tmp_path / "pairs.csv", "id,query,document\n" + "".join(
+        f"p{i},boil an egg,document number {i} about eggs\n" for i in range(4)))
+    write(tmp_path / "labelwise.yaml", "task: {kind: relevance, text_field: query, text_pair_field: document}\n"
+          "data: {path: pairs.csv, id_field: id}\nannotator: {backend: fake, model: grader}\n")
+    p = Project.open(tmp_path)
+    p.__dict__["annotator"] = FakeAnnotator(lambda q: {c: math.log(0.7 if c == "1" else 0.1) for c in q.choices})
+    p.run(watch_gold=False)
+    p.store.queue_for_review("test", [f"p{i}" for i in range(4)], "grade check")
+    token = add_reviewer(p, "alice")
+    with serving(make_app(ReviewState(p, small_model=False))) as base, browser() as b:
+        page = login(b, base, token)
+        assert page.inner_text("main").count("query") >= 1 and "boil an egg" in page.inner_text(".ftext")
+        assert page.inner_text("button.label[data-label='3'] kbd") == "3"
+        given = {}
+        for key in ("0", "3", "2"):
+            rid = json.loads(page.text_content("#item-data"))["record_id"]
+            page.keyboard.press(key)
+            given[rid] = key
+            next_item(page, rid)
+    got = {a.record_id: a.label for a in p.store.annotations(annotator_id="human/alice")}
+    assert got == given

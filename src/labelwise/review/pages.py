@@ -10,7 +10,7 @@ from typing import Any
 
 from .script import SCRIPT, STYLE
 
-KEYS = [("1-9", "pick that label (multi-label and NER: toggle / tag the selection)"),
+KEYS = [("1-9", "pick that label (multi-label and NER: toggle / tag the selection; relevance: 0-3 pick the grade)"),
         ("Enter", "accept the pre-annotation (or send what you picked)"), ("X", "reject: no label fits"),
         ("S", "skip for now"), ("U", "undo your last answer"), ("?", "show or hide these keys"),
         ("← →", "NER: move between words; Shift extends the selection"), ("0 / Backspace", "NER: untag the selection")]
@@ -47,8 +47,10 @@ def item_page(view: dict[str, Any], reviewer: str, csrf: str, left: int, done: i
     else:
         text = "".join(f"<div class='field'><div class='fname'>{e(k)}</div><div class='ftext'>{e(str(v))}</div></div>"
                        for k, v in f.items())
+    graded = view["kind"] == "relevance"  # grades are picked by their own digit, 0-3
     labels = "".join(
-        f"<button class='label' data-label='{e(l['name'])}' data-key='{i + 1}'><kbd>{i + 1}</kbd> {e(l['name'])}"
+        f"<button class='label' data-label='{e(l['name'])}'><kbd>{e(l['name']) if graded else i + 1}</kbd> "
+        f"{'' if graded else e(l['name'])}"
         + (f"<small>{e(l['description'])}</small>" if l["description"] else "") + "</button>"
         for i, l in enumerate(view["labels"][:9]))
     pre = view.get("pre")

@@ -148,6 +148,7 @@ SCRIPT = r"""
       if (/^[1-9]$/.test(k) && labels[+k - 1]) { tagSelection(labels[+k - 1]); ev.preventDefault(); }
       return;
     }
+    if (kind === "relevance") { if (labels.includes(k)) { ev.preventDefault(); choose(k); } return; }
     if (/^[1-9]$/.test(k)) { ev.preventDefault(); choose(labels[+k - 1]); }
   });
 })();
