@@ -164,7 +164,7 @@ def main() -> None:
             f"as `loop.initial_train`; pool: {len(pool_rows)} {args.target} pairs graded by the LLM "
             f"(qwen2.5-coder-1.5b, zero-shot; replayed from `bench_relevance.py`'s cache); test: {args.test_queries} "
             f"other queries per collection, BM25 top {args.k}, documents cut to {args.words} words. Ranker: the "
-            "`ranker` small model with its defaults (MiniLM bi-encoder, 3 epochs). Loop: budget {args.budget}, {args.rounds} rounds, "
+            f"`ranker` small model with its defaults (MiniLM bi-encoder, 3 epochs). Loop: budget {args.budget}, {args.rounds} rounds, "
             f"first batch {args.seed_size} picked by the source-trained model. Mean ± std over seeds "
             f"{args.seeds}. With {args.test_queries} test queries per collection the std over seeds understates the "
             "uncertainty: differences under ~0.05 nDCG@10 are not evidence either way.\n\n" + "\n".join(lines))
