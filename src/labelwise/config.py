@@ -32,15 +32,23 @@ class TaskConfig(_Strict):
         "ner: answers per sentence; above 1, extra answers are sampled and each token's confidence "
         "is the share of answers that agree with the first (greedy) one"))
 
+    @field_validator("kind")
+    @classmethod
+    def _kind_known(cls, v: str) -> str:
+        from .tasks.kinds import task_kind
+        try:
+            task_kind(v)
+        except ConfigError as e:
+            raise ValueError(e.message) from None
+        return v
+
     @field_validator("labels")
     @classmethod
     def _labels_present(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         from .tasks.kinds import task_kind  # each kind says what its labels must be
-        try:
-            kind = task_kind(info.data.get("kind", "classification"))
-        except ConfigError as e:
-            raise ValueError(e.message) from None
-        return kind.check_labels(v)
+        if "kind" not in info.data:  # the kind itself was refused: that is the error to report
+            return {str(k): str(d or "") for k, d in v.items()}
+        return task_kind(info.data["kind"]).check_labels(v)
 
 
 class DataConfig(_Strict):
