@@ -43,12 +43,26 @@ def _label_masses(project: Project, anns: Sequence[Annotation]) -> list[float]:
     return [m for m in masses if m is not None]
 
 
-def evaluate(project: Project) -> dict[str, Any]:
+def stored_annotations(project: Project, annotator_id: str, data: Sequence[Any]) -> dict[str, Annotation]:
+    """Another annotator's latest answer per record under the current prompt template (e.g. a
+    reviewer, ``human/NAME``, or a model asked through the router), by record id."""
+    ids = {r.id for r in data}
+    out: dict[str, Annotation] = {}
+    for a in project.store.annotations(annotator_id=annotator_id, template_hash=project.task.template_hash):
+        if a.record_id in ids:
+            out[a.record_id] = a  # oldest first: the last one wins
+    return out
+
+
+def evaluate(project: Project, annotator_id: str | None = None) -> dict[str, Any]:
     """The records of the data file as it is now, each with its annotation as the project asks
-    now (its text, prompt and annotator settings); rows removed from the file are not counted."""
+    now (its text, prompt and annotator settings); rows removed from the file are not counted.
+    With ``annotator_id`` (another model, or a person: ``human/NAME``), that annotator's stored
+    answers under the current template instead."""
     task = project.task
     data = project.read_data()
-    current = project.current_annotations(data)
+    other = annotator_id is not None and annotator_id != project.annotator.id
+    current = stored_annotations(project, annotator_id, data) if other else project.current_annotations(data)
     records = {r.id: r for r in data}
     anns = [current[r.id] for r in data if r.id in current]
     ok = [a for a in anns if a.error is None]
@@ -60,7 +74,7 @@ def evaluate(project: Project) -> dict[str, Any]:
     cost = sum(a.cost for a in anns)
     seconds = sum(a.latency_s for a in anns)
     human = project.config.human_price_per_label
-    return {**m, "kind": task.kind, "annotator": project.annotator.id, "annotated": len(anns), "errors": len(anns) - len(ok),
+    return {**m, "kind": task.kind, "annotator": annotator_id if other else project.annotator.id, "annotated": len(anns), "errors": len(anns) - len(ok),
             "error_share": (len(anns) - len(ok)) / len(anns) if anns else 0.0, "with_gold": with_gold,
             "label_mass": label_mass_stats(_label_masses(project, anns)),
             "cost": cost, "seconds": seconds, "seconds_per_item": seconds / len(anns) if anns else 0.0,

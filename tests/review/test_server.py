@@ -192,3 +192,19 @@ def test_export_uses_peoples_answers_where_they_gave_them(project, tokens, tmp_p
     rows = {x["id"]: x for x in map(__import__("json").loads, (root / "labels.jsonl").read_text().splitlines())}
     assert rows[rid]["label"] == other and rows[rid]["labeled_by"] == "human" and rows[rid]["reviewers"] == ["alice", "bob"]
     assert all(x.get("labeled_by") is None for k, x in rows.items() if k != rid)  # the rest as the LLM labeled them
+
+
+def test_eval_reads_a_reviewers_answers(project, tokens):
+    from typer.testing import CliRunner
+    from labelwise.cli.app import app
+    state = ReviewState(project, small_model=False)
+    c = client(state, tokens["alice"])
+    gold_items = [r for r in state.records.values() if r.gold is not None][:4]
+    _, csrf, _, _ = page_item(c)
+    for k, r in enumerate(gold_items):  # three right, one wrong
+        label = r.gold if k < 3 else ("positive" if r.gold == "negative" else "negative")
+        assert post(c, "/api/answer", {"record_id": r.id, "action": "label", "label": label}, csrf).json()["ok"]
+    out = CliRunner().invoke(app, ["eval", "-p", str(project.config.root), "--annotator", "human/alice"])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "annotator human/alice: 4 annotated" in text and "4 with gold" in text and "accuracy 75.0%" in text

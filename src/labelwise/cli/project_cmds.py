@@ -145,10 +145,12 @@ def _print_gold(g: dict) -> None:  # noqa: ANN001
 
 
 def evaluate(project: Path = ProjectDir,
-             json_out: Path = typer.Option(None, "--json", help="also write the full metrics as JSON")) -> None:
+             json_out: Path = typer.Option(None, "--json", help="also write the full metrics as JSON"),
+             annotator: str = typer.Option(None, "--annotator", help="evaluate another annotator's stored answers, "
+                                           "e.g. a reviewer: human/alice (default: the project's annotator)")) -> None:
     """Compare the labels with gold: accuracy (95% CI), macro-F1, per class, confusion, calibration."""
     from ..evaluate import evaluate as run_eval
-    m = run_eval(Project.open(project).labeling_project())  # after a gold reroute: the stage that labels now
+    m = run_eval(Project.open(project).labeling_project(), annotator)  # after a gold reroute: who labels now
     if json_out:
         json_out.write_text(json.dumps(m, indent=2))
     console.print(f"annotator {m['annotator']}: {m['annotated']} annotated, {m['errors']} errors "
