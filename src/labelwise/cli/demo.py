@@ -36,5 +36,5 @@ def demo(directory: Path = typer.Option(Path("demo-project"), "--dir", help="whe
     console.rule("3/4 annotate")
     project_cmds.annotate(directory, limit=None, wait=False)
     console.rule("4/4 evaluate")
-    project_cmds.evaluate(directory, json_out=None)
+    project_cmds.evaluate(directory, json_out=None, annotator=None)
     project_cmds.export(directory, fmt="jsonl", out=None)
