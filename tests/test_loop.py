@@ -412,3 +412,32 @@ def test_initial_train_and_a_pool_from_other_domains(tmp_path):
     assert "picks_by_domain" in results[0]["selection"]  # round 0 chosen by the source-trained model
     assert set(results[-1]["test"]) == {"shop", "film"} and results[-1]["test"]["film"]["n"] == 10
     assert len(loop.source_records) == 20 and all(r.id.startswith("train:") for r in loop.source_records)
+
+
+def test_items_people_labeled_are_not_bought_and_their_label_is_used(tmp_path):
+    import math
+    from labelwise import Project
+    from labelwise.annotators.fake import FakeAnnotator
+    from labelwise.loop import ActiveLearningLoop
+    from labelwise.review.answers import human_annotation
+    from tests.conftest import write
+    write(tmp_path / "data.csv", "id,text\n" + "".join(f"r{i},{'loved' if i % 2 else 'hated'} it {i}\n"
+                                                       for i in range(10)))
+    write(tmp_path / "labelwise.yaml", "task: {kind: classification, labels: {positive: liked, negative: not}}\n"
+          "data: {path: data.csv, id_field: id}\nannotator: {backend: fake, model: llm}\n")
+    p = Project.open(tmp_path)
+    asked = []
+
+    def llm(q):
+        asked.append(q.messages[-1].content)
+        return {c: math.log(0.9 if ("loved" in q.messages[-1].content) == (c == "positive") else 0.1) for c in q.choices}
+    p.__dict__["annotator"] = FakeAnnotator(llm)
+    records = p.load_records()
+    for r in records:  # a person answered every item, contradicting the LLM on r0
+        label = "positive" if (r.id == "r0" or "loved" in r.fields["text"]) else "negative"
+        p.store.put_human_answer(human_annotation(p.task, r, "alice", label, 2.0, 0.05), "alice", None)
+    res = ActiveLearningLoop(p, strategy="random", budget=10, rounds=1, seed_size=5, test_split="none").run()
+    assert asked == [] and res[-1]["calls"] == 0 and res[-1]["from_people"] == 5
+    labeled = p.store.rounds(res[-1]["run"])[-1][2]
+    assert len(labeled) == 10 and labeled["r0"] == "positive"  # every item; r0 has the person's label, not the LLM's
+    assert sum(v == "positive" for v in labeled.values()) == 6

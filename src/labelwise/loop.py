@@ -88,15 +88,36 @@ class ActiveLearningLoop:
         return (f"{self.strategy}{'+balanced' if self.class_balance else ''}/b{self.budget}/s{self.seed}/"
                 f"{self.model}/{digest}")
 
+    def _people_labels(self, records: list[Record]) -> dict[str, Any]:
+        """Labels people gave these items (the review page or an import, current template): the
+        majority of their answers, as `export` takes it. They are used instead of buying one."""
+        from .data.writers import with_people
+        ids = {r.id for r in records}
+        people: dict[str, dict[str, Any]] = {}
+        for a in self.project.store.annotations(template_hash=self.project.task.template_hash):
+            if a.annotator_id.startswith("human/") and a.record_id in ids and a.error is None:
+                people.setdefault(a.annotator_id, {})[a.record_id] = a.label
+        if not people:
+            return {}
+        rows = with_people([{"id": i, "label": None} for i in ids], people)
+        return {r["id"]: (tuple(r["label"]) if isinstance(r["label"], list) else r["label"]) for r in rows
+                if r.get("labeled_by") == "human"}
+
     def _llm_labels(self, records: list[Record]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Annotate through the engine; return the answer per item asked (None where the answer was
-        stored as an error: bought, so never bought again, but not a label) and the run summary."""
+        stored as an error: bought, so never bought again, but not a label) and the run summary.
+        Items people already labeled take their label and are not bought."""
         p = self.project
-        summary = p.run(records)
-        anns = p.current_annotations(records)  # as asked now: never another config's or text's label
-        got = {r.id: (anns[r.id].label if anns[r.id].error is None else None) for r in records if r.id in anns}
+        by_people = self._people_labels(records)
+        ask = [r for r in records if r.id not in by_people]
+        summary = p.run(ask) if ask else None
+        anns = p.current_annotations(ask) if ask else {}  # as asked now: never another config's or text's label
+        got = {r.id: (anns[r.id].label if anns[r.id].error is None else None) for r in ask if r.id in anns}
+        got.update(by_people)
+        if summary is None:
+            return got, {"calls": 0, "from_cache": 0, "errors": 0, "money": 0.0, "stopped": None, "from_people": len(by_people)}
         return got, {"calls": summary.calls, "from_cache": summary.from_cache, "errors": summary.errors,
-                     "money": summary.money, "stopped": summary.stopped}
+                     "money": summary.money, "stopped": summary.stopped, "from_people": len(by_people)}
 
     def _fit(self, pool: dict[str, Record], labeled: dict[str, Any]) -> Any:
         """The small model trained on the source set (``initial_train``, its gold labels) and the
