@@ -20,7 +20,6 @@ Needs ../shared/datasets. Answers are cached under --workdir, so a rerun replays
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_route import _text, ag_news, mrpc, offensive, sentiment  # noqa: E402
+from bench_route import _text, ag_news, mrpc, offensive, sentiment, write_project  # noqa: E402
 from results import sample_csv, shared_datasets, write_section  # noqa: E402
 
 from labelwise.project import Project  # noqa: E402
@@ -60,23 +59,7 @@ SETS = {"sentiment": sentiment, "offensive": offensive, "hate": hate, "ag_news":
 
 def build(folder: Path, name: str, n: int, threads: int | None) -> Project:
     items, _, spec = SETS[name](n)
-    folder.mkdir(parents=True, exist_ok=True)
-    pair = spec.get("pair", False)
-    cols = ["id", "a", "b", "label", "domain"] if pair else ["id", "text", "label", "domain"]
-    with open(folder / "data.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(cols)
-        for i, (dom, x, y) in enumerate(items):
-            w.writerow([f"r{i}", *(x if pair else (x,)), y, dom])
-    labels = "{" + ", ".join(f'"{k}": "{v}"' for k, v in spec["labels"].items()) + "}"
-    task = ("task:\n  kind: pair\n  text_field: a\n  text_pair_field: b\n" if pair else
-            "task:\n  kind: classification\n  text_field: text\n")
-    (folder / "labelwise.yaml").write_text(
-        task + f"  instructions: {spec['instructions']}\n  labels: {labels}\n"
-        "data: {path: data.csv, id_field: id, label_field: label, domain_field: domain}\n"
-        f"annotator: {{backend: llamacpp, model: {MODEL}" + (f", n_threads: {threads}" if threads else "") + "}\n",
-        encoding="utf-8")
-    return Project.open(folder)
+    return write_project(folder, items, [], spec, MODEL, threads=threads)  # zero-shot: the default config
 
 
 def correctness(p: Project, records: list, calibrate: bool) -> tuple[np.ndarray, dict, int, float]:

@@ -88,8 +88,10 @@ SETS: dict[str, Callable[[int], tuple]] = {"sentiment": sentiment, "offensive": 
                                            "mrpc": mrpc}
 
 
-def build(folder: Path, name: str, args: argparse.Namespace) -> Project:
-    items, examples, spec = SETS[name](args.n)
+def write_project(folder: Path, items: list[tuple], examples: list[tuple], spec: dict, model: str,
+                  shots: int = 0, threads: int | None = None) -> Project:
+    """A bench project: data.csv (id, text or a/b, label, domain), examples.csv and fixed few-shot
+    when ``shots`` > 0, and the embedded ``model`` as the annotator."""
     folder.mkdir(parents=True, exist_ok=True)
     pair = spec.get("pair", False)
     cols = ["id", "a", "b", "label", "domain"] if pair else ["id", "text", "label", "domain"]
@@ -98,21 +100,27 @@ def build(folder: Path, name: str, args: argparse.Namespace) -> Project:
         w.writerow(cols)
         for i, (dom, x, y) in enumerate(items):
             w.writerow([f"r{i}", *(x if pair else (x,)), y, dom])
-    with open(folder / "examples.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(cols[:-1])
-        for i, (x, y) in enumerate(examples):
-            w.writerow([f"e{i}", *(x if pair else (x,)), y])
+    if shots:
+        with open(folder / "examples.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(cols[:-1])
+            for i, (x, y) in enumerate(examples):
+                w.writerow([f"e{i}", *(x if pair else (x,)), y])
     labels = "{" + ", ".join(f'"{k}": "{v}"' for k, v in spec["labels"].items()) + "}"
     task = ("task:\n  kind: pair\n  text_field: a\n  text_pair_field: b\n" if pair else
             "task:\n  kind: classification\n  text_field: text\n")
     (folder / "labelwise.yaml").write_text(
         task + f"  instructions: {spec['instructions']}\n  labels: {labels}\n"
         "data: {path: data.csv, id_field: id, label_field: label, domain_field: domain}\n"
-        f"few_shot: {{mode: fixed, k: {args.shots}, path: examples.csv}}\n"
-        f"annotator: {{backend: llamacpp, model: {LARGE}"
-        + (f", n_threads: {args.threads}" if args.threads else "") + "}\n", encoding="utf-8")
+        + (f"few_shot: {{mode: fixed, k: {shots}, path: examples.csv}}\n" if shots else "")
+        + f"annotator: {{backend: llamacpp, model: {model}"
+        + (f", n_threads: {threads}" if threads else "") + "}\n", encoding="utf-8")
     return Project.open(folder)
+
+
+def build(folder: Path, name: str, args: argparse.Namespace) -> Project:
+    items, examples, spec = SETS[name](args.n)
+    return write_project(folder, items, examples, spec, LARGE, args.shots, args.threads)
 
 
 def label_everything(p: Project, records: list) -> dict[str, dict[str, Any]]:
