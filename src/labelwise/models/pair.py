@@ -66,24 +66,28 @@ class PairModel(SmallModelMixin):
         classes = self._classes(labs)
         y = np.array([lab == str(self.positive_label) for lab in labs])
         self.base_calibration_ = _calibrate(self._base_cos(pairs), y, self.C)
-        self.model_ = None
-        if y.min() != y.max():  # both kinds present: otherwise the objective is degenerate
-            import torch
-            st = trainable_copy(self.encoder, self.max_length, self.freeze_embeddings)
-            target = torch.as_tensor(y, dtype=torch.float32)
-
-            def loss_fn(idx: list[int]) -> Any:
-                emb = forward_embed(st, [pairs[i][0] for i in idx] + [pairs[i][1] for i in idx])
-                cos = (emb[:len(idx)] * emb[len(idx):]).sum(dim=-1)
-                return torch.nn.functional.mse_loss(cos, target[idx])
-
-            fine_tune(st, [], len(pairs), loss_fn, epochs=self.epochs, batch_size=self.batch_size,
-                      lr=self.lr, head_lr=0.0, seed=self.seed)
-            self.model_ = st
+        # both kinds present: otherwise the objective is degenerate
+        self.model_ = self._fine_tune_cosine(pairs, y.astype(float)) if y.min() != y.max() else None
         self.classes_ = classes
         self.calibration_ = _calibrate(self.similarity(pairs), y, self.C) if self.model_ is not None \
             else self.base_calibration_
         return self
+
+    def _fine_tune_cosine(self, pairs: list[tuple[str, str]], target: np.ndarray) -> Any:
+        """A trainable copy of the encoder fine-tuned so that cos(a, b) approaches ``target``
+        (squared error) for each pair."""
+        import torch
+        st = trainable_copy(self.encoder, self.max_length, self.freeze_embeddings)
+        goal = torch.as_tensor(target, dtype=torch.float32)
+
+        def loss_fn(idx: list[int]) -> Any:
+            emb = forward_embed(st, [pairs[i][0] for i in idx] + [pairs[i][1] for i in idx])
+            cos = (emb[:len(idx)] * emb[len(idx):]).sum(dim=-1)
+            return torch.nn.functional.mse_loss(cos, goal[idx])
+
+        fine_tune(st, [], len(pairs), loss_fn, epochs=self.epochs, batch_size=self.batch_size,
+                  lr=self.lr, head_lr=0.0, seed=self.seed)
+        return st
 
     def similarity(self, X: Texts) -> np.ndarray:
         """Cosine similarity under the fine-tuned encoder (the un-fine-tuned one if none was trained)."""

@@ -54,7 +54,6 @@ class RankerModel(PairModel):
 
     def fit(self, X: Any, labels: Sequence[Any]) -> "RankerModel":
         from .base import check_texts
-        from .finetuned import fine_tune, forward_embed, trainable_copy
         pairs = check_texts(X, pairs=True)
         grades = np.array([int(float(str(g))) for g in labels])
         if len(grades) != len(pairs) or not pairs:
@@ -63,20 +62,7 @@ class RankerModel(PairModel):
         self.classes_ = np.array([str(g) for g in range(top, -1, -1)], dtype=object)  # schema order: best first
         y = grades.astype(str)
         self.base_calibration_ = _GradeCalibration(self._base_cos(pairs), y, self.classes_, self.C)
-        self.model_ = None
-        if grades.min() != grades.max():
-            import torch
-            st = trainable_copy(self.encoder, self.max_length, self.freeze_embeddings)
-            target = torch.as_tensor(grades / top, dtype=torch.float32)
-
-            def loss_fn(idx: list[int]) -> Any:
-                emb = forward_embed(st, [pairs[i][0] for i in idx] + [pairs[i][1] for i in idx])
-                cos = (emb[:len(idx)] * emb[len(idx):]).sum(dim=-1)
-                return torch.nn.functional.mse_loss(cos, target[idx])
-
-            fine_tune(st, [], len(pairs), loss_fn, epochs=self.epochs, batch_size=self.batch_size,
-                      lr=self.lr, head_lr=0.0, seed=self.seed)
-            self.model_ = st
+        self.model_ = self._fine_tune_cosine(pairs, grades / top) if grades.min() != grades.max() else None
         self.calibration_ = _GradeCalibration(self.similarity(pairs), y, self.classes_, self.C) \
             if self.model_ is not None else self.base_calibration_
         return self
