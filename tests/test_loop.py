@@ -339,13 +339,18 @@ def test_a_resumed_multilabel_loop_selects_what_an_uninterrupted_one_does(tmp_pa
     assert resumed[-1]["test"] == expected[-1]["test"]
 
 
+def loved_is_positive(asked: list | None = None) -> FakeAnnotator:
+    """A scripted LLM that is right on texts saying "loved"/"hated" (90% sure), recording prompts."""
+    def llm(q):  # noqa: ANN001, ANN202
+        if asked is not None:
+            asked.append(q.messages[-1].content)
+        return {c: math.log(0.9 if ("loved" in q.messages[-1].content) == (c == "positive") else 0.1) for c in q.choices}
+    return FakeAnnotator(llm)
+
+
 def test_each_round_stores_what_the_strategy_picked_and_why(tmp_path):
     """Inspectable choices: the picks of every round, with their scores and domains, and how the
     model that chose them did on the picks that have gold."""
-    import math
-    from labelwise import Project
-    from labelwise.annotators.fake import FakeAnnotator
-    from labelwise.loop import ActiveLearningLoop
     from labelwise.strategies import make_strategy
     from tests.conftest import write
     rows = [f"r{i},{'loved' if i % 2 else 'hated'} it number {i},{'positive' if i % 2 else 'negative'},"
@@ -355,8 +360,7 @@ def test_each_round_stores_what_the_strategy_picked_and_why(tmp_path):
           "data: {path: data.csv, id_field: id, label_field: label, domain_field: domain}\n"
           "annotator: {backend: fake, model: llm}\n")
     p = Project.open(tmp_path)
-    p.__dict__["annotator"] = FakeAnnotator(lambda q: {c: math.log(0.9 if ("loved" in q.messages[-1].content)
-                                                                   == (c == "positive") else 0.1) for c in q.choices})
+    p.__dict__["annotator"] = loved_is_positive()
     assert make_strategy("entropy").needs == ("proba",) and make_strategy("ci").needs == ("finetuned_score", "base_score")
     assert make_strategy("diversity").needs == ("embeddings",)
     results = ActiveLearningLoop(p, strategy="entropy", budget=20, rounds=2, seed_size=10, seed=0,
@@ -375,10 +379,6 @@ def test_each_round_stores_what_the_strategy_picked_and_why(tmp_path):
 def test_initial_train_and_a_pool_from_other_domains(tmp_path):
     """The paper's setting: a source set with gold trains the model first; the budget buys LLM
     labels only from the pool (any domains); the data file supplies the test set."""
-    import math
-    from labelwise import Project
-    from labelwise.annotators.fake import FakeAnnotator
-    from labelwise.loop import ActiveLearningLoop
     from tests.conftest import write
 
     def rows(n, start, domain, with_label=True):
@@ -395,11 +395,7 @@ def test_initial_train_and_a_pool_from_other_domains(tmp_path):
           "loop: {initial_train: source.csv, pool: pool.csv, seed_size: 6, budget: 12, rounds: 2}\n")
     p = Project.open(tmp_path)
     asked = []
-
-    def llm(q):
-        asked.append(q.messages[-1].content)
-        return {c: math.log(0.9 if ("loved" in q.messages[-1].content) == (c == "positive") else 0.1) for c in q.choices}
-    p.__dict__["annotator"] = FakeAnnotator(llm)
+    p.__dict__["annotator"] = loved_is_positive(asked)
     c = p.config.loop
     loop = ActiveLearningLoop(p, strategy="entropy", budget=c.budget, rounds=c.rounds, seed_size=c.seed_size,
                               initial_train=c.initial_train, pool_path=c.pool)
@@ -415,10 +411,6 @@ def test_initial_train_and_a_pool_from_other_domains(tmp_path):
 
 
 def test_items_people_labeled_are_not_bought_and_their_label_is_used(tmp_path):
-    import math
-    from labelwise import Project
-    from labelwise.annotators.fake import FakeAnnotator
-    from labelwise.loop import ActiveLearningLoop
     from labelwise.review.answers import human_annotation
     from tests.conftest import write
     write(tmp_path / "data.csv", "id,text\n" + "".join(f"r{i},{'loved' if i % 2 else 'hated'} it {i}\n"
@@ -427,11 +419,7 @@ def test_items_people_labeled_are_not_bought_and_their_label_is_used(tmp_path):
           "data: {path: data.csv, id_field: id}\nannotator: {backend: fake, model: llm}\n")
     p = Project.open(tmp_path)
     asked = []
-
-    def llm(q):
-        asked.append(q.messages[-1].content)
-        return {c: math.log(0.9 if ("loved" in q.messages[-1].content) == (c == "positive") else 0.1) for c in q.choices}
-    p.__dict__["annotator"] = FakeAnnotator(llm)
+    p.__dict__["annotator"] = loved_is_positive(asked)
     records = p.load_records()
     for r in records:  # a person answered every item, contradicting the LLM on r0
         label = "positive" if (r.id == "r0" or "loved" in r.fields["text"]) else "negative"
