@@ -93,10 +93,7 @@ class ActiveLearningLoop:
         majority of their answers, as `export` takes it. They are used instead of buying one."""
         from .data.writers import with_people
         ids = {r.id for r in records}
-        people: dict[str, dict[str, Any]] = {}
-        for a in self.project.store.annotations(template_hash=self.project.task.template_hash):
-            if a.annotator_id.startswith("human/") and a.record_id in ids and a.error is None:
-                people.setdefault(a.annotator_id, {})[a.record_id] = a.label
+        people = self.project.people_labels(ids)
         if not people:
             return {}
         rows = with_people([{"id": i, "label": None} for i in ids], people)

@@ -220,6 +220,15 @@ class Project:
         run.on_annotation = on_annotation
         return records
 
+    def people_labels(self, record_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """reviewer -> {record id: label} of people's answers (the review page, imports) to these
+        records under the current prompt template; rejections left out."""
+        people: dict[str, dict[str, Any]] = {}
+        for a in self.store.human_annotations(self.task.template_hash):
+            if a.record_id in record_ids and a.error is None:
+                people.setdefault(a.annotator_id.split("/", 1)[1], {})[a.record_id] = a.label
+        return people
+
     def current_annotations(self, records: list[Record] | None = None, repeat: int = 0) -> dict[str, Annotation]:
         """The annotation of each record as the project asks now (its text, prompt, examples and
         annotator settings), by record id; records of the current data file by default. Older

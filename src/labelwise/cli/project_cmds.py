@@ -212,11 +212,7 @@ def export(project: Path = ProjectDir,
         n = _export_labelstudio(p, records, current, out, routed, queued)
         console.print(f"wrote {n} tasks to {out} and their labeling config to {out.with_suffix('.xml')}")
         return
-    people: dict[str, dict] = {}  # people's answers (review page, imports) label the items they answered
-    ids = {r.id for r in records}
-    for a in p.store.annotations(template_hash=p.task.template_hash):
-        if a.annotator_id.startswith("human/") and a.record_id in ids and a.error is None:
-            people.setdefault(a.annotator_id.split("/", 1)[1], {})[a.record_id] = a.label
+    people = p.people_labels({r.id for r in records})  # people's answers label the items they answered
     n = export_annotations(records, list(current.values()), out, fmt, routed, queued, people)
     console.print(f"wrote {n} {'sentences' if fmt == 'conll' else 'rows'} to {out}"
                   + (f" ({sum(len(v) for v in people.values())} answers by {len(people)} people used)" if people else ""))

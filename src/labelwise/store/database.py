@@ -463,6 +463,12 @@ class Store:
                               "ORDER BY answered_at DESC LIMIT 1", (reviewer,)).fetchone()
         return row[0] if row else None
 
+    def human_annotations(self, template_hash: str) -> list[Annotation]:
+        """Every person's answers (``human/NAME`` annotators) under one prompt template, oldest first."""
+        return [_annotation(r) for r in self.db.execute(
+            f"SELECT {_ANNOTATION_COLUMNS} FROM annotations WHERE annotator_id LIKE 'human/%' AND template_hash=? "
+            "ORDER BY id", (template_hash,))]
+
     def human_answerers(self, template_hash: str) -> dict[str, set[str]]:
         """record id -> the reviewers (``human/NAME`` annotators) who answered it."""
         out: dict[str, set[str]] = {}
