@@ -91,14 +91,9 @@ class ActiveLearningLoop:
     def _people_labels(self, records: list[Record]) -> dict[str, Any]:
         """Labels people gave these items (the review page or an import, current template): the
         majority of their answers, as `export` takes it. They are used instead of buying one."""
-        from .data.writers import with_people
-        ids = {r.id for r in records}
-        people = self.project.people_labels(ids)
-        if not people:
-            return {}
-        rows = with_people([{"id": i, "label": None} for i in ids], people)
-        return {r["id"]: (tuple(r["label"]) if isinstance(r["label"], list) else r["label"]) for r in rows
-                if r.get("labeled_by") == "human"}
+        from .review.answers import people_majority
+        verdicts = people_majority(self.project.people_labels({r.id for r in records}))
+        return {rid: (tuple(v.label) if isinstance(v.label, list) else v.label) for rid, v in verdicts.items()}
 
     def _llm_labels(self, records: list[Record]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Annotate through the engine; return the answer per item asked (None where the answer was

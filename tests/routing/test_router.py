@@ -136,6 +136,47 @@ def test_the_cli_plans_runs_exports_and_a_rerun_pays_nothing(project, tmp_path, 
     assert all(row["certified"] for row in rows) and all(row["label"] == truth(row["text"]) for row in rows)
 
 
+def test_items_people_answered_take_their_majority_and_no_model_is_asked_about_them(project, tmp_path):
+    from labelwise.review.answers import human_annotation
+    data = {r.id: r for r in project.read_data()}
+    gold = {r.id: r for r in gold_records(project)}
+
+    def answer(who, rid, label, pool=data):
+        rec = pool[rid]
+        project.store.put_human_answer(human_annotation(project.task, rec, who, label, 2.0, 0.05), who, None)
+
+    for i in (0, 3, 6):  # hard items: alice and bob agree on 0 and 3; on 6 they split (tie: alice, by name)
+        answer("alice", f"p{i}", truth(item(i)))
+        answer("bob", f"p{i}", truth(item(i)) if i != 6 else "positive")
+    hard_gold = [rid for rid in gold if (1000 + int(rid[1:])) % 3 == 0][:10]
+    for n, rid in enumerate(hard_gold):  # people on gold: 9 right, 1 wrong
+        right = gold[rid].gold
+        answer("alice", rid, right if n else ("negative" if right == "positive" else "positive"), gold)
+    weak = scripted("weak", lambda t: "easy" in t)
+    strong = scripted("strong", lambda t: "easy" in t or "great" in t)
+    stages = make_stages(project, project.config.route.stages, "margin", {"fake:weak": weak, "fake:strong": strong})
+    plans = plan_route(project, stages)
+    pg = plans[-1].people_gold
+    calib, held = split_gold(gold_records(project), 0.25, 0)
+    reaching = [r.id for r in calib + held if (1000 + int(r.id[1:])) % 3 == 0]  # no machine stage kept hard gold
+    assert pg["offered"] == len(reaching) and pg["answered"] == sum(1 for r in hard_gold if r in reaching)
+    assert pg["correct"] == pg["answered"] - (hard_gold[0] in reaching) and 0 < pg["ci95"][0] < pg["ci95"][1] <= 1
+    weak.asked.clear()
+    res = run_route(project, stages, plans)
+    assert sorted(weak.asked) == [i for i in range(300) if i not in (0, 3, 6)]  # never asked what people labeled
+    assert res.from_people == 3 and res.queued_for_people == 100 - 3 and res.unrouted == 0
+    routed = project.store.routed(route_name(project))
+    assert routed["p0"] == ("human", truth(item(0)), 1.0, True) and routed["p6"] == ("human", truth(item(6)), 0.5, True)
+    from labelwise.report.route_html import write_route_report
+    from labelwise.routing.summary import route_summary
+    summary = route_summary(project, stages, res)
+    human_row = summary["stages"][-1]
+    assert human_row["labeled"] == 3 and human_row["queued"] == 97 and summary["dataset"]["from_people"] == 3
+    page = write_route_report(summary, tmp_path / "r.html").read_text()
+    assert "3 labeled, 97 queued" in page and f"of {pg['answered']} gold" in page
+    assert "labeled by people (their majority)</td><td>3<" in page
+
+
 def test_without_people_the_last_stage_labels_the_rest_uncertified(project, tmp_path):
     cfg = tmp_path / "labelwise.yaml"
     cfg.write_text(cfg.read_text().replace('["fake:weak", "fake:strong", human]', '["fake:weak"]'))

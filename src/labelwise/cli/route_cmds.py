@@ -84,6 +84,8 @@ def _finish(p: Project, stages: list, res, out: Path) -> None:  # noqa: ANN001
     from ..report.route_html import write_route_report
     from ..routing.summary import route_summary
     parts = [f"{n} by {s}" for s, n in res.labeled.items()]
+    if res.from_people:
+        parts.append(f"{res.from_people} by people (their answers so far)")
     console.print(f"routed ({res.run}): {res.from_gold} from gold, {', '.join(parts) or 'none by a model'}; "
                   f"{res.certified} certified, {res.uncertified} not certified, "
                   f"{res.queued_for_people} queued for people, {res.unrouted} left")

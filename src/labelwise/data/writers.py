@@ -114,21 +114,15 @@ def write_conll(path: str | Path, rows: Sequence[Mapping[str, Any]], *, tag_fiel
 
 def with_people(rows: list[dict[str, Any]], people: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Where people answered an item (the review page, or an import), their label wins: the
-    majority of their answers (a tie goes to the earliest reviewer in name order), with
-    ``labeled_by`` ``human``, ``reviewers`` and ``confidence`` = their agreement."""
-    by_item: dict[str, list[tuple[str, Any]]] = {}
-    for name in sorted(people):
-        for rid, label in people[name].items():
-            by_item.setdefault(rid, []).append((name, label))
+    majority of their answers (``review.answers.people_majority``), with ``labeled_by``
+    ``human``, ``reviewers`` and ``confidence`` = their agreement."""
+    from ..review.answers import people_majority
+    verdicts = people_majority(people)
     for row in rows:
-        answers = by_item.get(row["id"])
-        if not answers:
-            continue
-        labels = [tuple(l) if isinstance(l, list) else l for _, l in answers]
-        best = max(labels, key=lambda l: (labels.count(l), -labels.index(l)))
-        row.update({"label": list(best) if isinstance(best, tuple) else best, "labeled_by": "human",
-                    "reviewers": [n for n, _ in answers], "confidence": labels.count(best) / len(labels),
-                    "error": None})
+        v = verdicts.get(row["id"])
+        if v is not None:
+            row.update({"label": v.label, "labeled_by": "human", "reviewers": list(v.reviewers),
+                        "confidence": v.agreement, "error": None})
     return rows
 
 

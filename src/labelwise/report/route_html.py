@@ -23,6 +23,14 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v:.1%}"
 
 
+def _people_gold(g: dict | None) -> str:
+    """People's accuracy on the gold that reached them, with its 95% interval."""
+    if not g or not g["answered"]:
+        return "no gold answered yet"
+    lo, hi = g["ci95"]
+    return f"{g['accuracy']:.1%} of {g['answered']} gold ({lo:.0%}–{hi:.0%})"
+
+
 def _money(v: float | None) -> str:
     return "–" if v is None else f"${v:,.2f}"
 
@@ -72,7 +80,8 @@ def write_route_report(summary: dict[str, Any], out: Path) -> Path:
     for s in summary["stages"]:
         if s["kind"] == "people":
             parts.append(f"<tr><td>{e(s['stage'])} (people)</td><td>–</td><td>{s['gold_offered']}</td><td>–</td>"
-                         f"<td>–</td><td>–</td><td>–</td><td>{s['labeled']} queued</td><td>–</td><td>–</td><td>–</td></tr>")
+                         f"<td>–</td><td>–</td><td>{_people_gold(s['people_gold'])}</td>"
+                         f"<td>{s['labeled']} labeled, {s['queued']} queued</td><td>–</td><td>–</td><td>–</td></tr>")
             continue
         th = "rank share" if summary["rule"] == "quantile" else "none safe" if not s["safe"] else f"{s['threshold']:.3f}"
         held = "–" if s["holdout_accuracy"] is None else f"{s['holdout_accuracy']:.1%} of {s['holdout_accepted']}"
@@ -101,7 +110,8 @@ def write_route_report(summary: dict[str, Any], out: Path) -> Path:
                          f"<td>{b['learned']}</td></tr>")
         parts.append("</table>")
     parts.append("<h2>The finished dataset</h2><table>"
-                 f"<tr><td>certified by a stage</td><td>{ds['certified'] - summary['from_gold']}</td></tr>"
+                 f"<tr><td>certified by a model stage</td><td>{ds['certified'] - summary['from_gold'] - ds['from_people']}</td></tr>"
+                 f"<tr><td>labeled by people (their majority)</td><td>{ds['from_people']}</td></tr>"
                  f"<tr><td>labeled by the last stage, not certified</td><td>{ds['uncertified']}</td></tr>"
                  f"<tr><td>waiting for people</td><td>{ds['queued_for_people']}</td></tr>"
                  f"<tr><td>not labeled (stopped)</td><td>{ds['unrouted']}</td></tr>"

@@ -5,12 +5,39 @@ calls them and the store writes them (versioned: a stale page cannot overwrite a
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 from ..quality.gold_watch import same_label
 from ..types import Annotation, Record
 
 REJECTED = "rejected by the reviewer: none of the labels fits, or the item is unusable"
+
+
+@dataclass(frozen=True)
+class PeopleLabel:
+    """What people say an item's label is: their majority, how many of them agreed, who answered."""
+    label: Any
+    agreement: float      # share of the item's reviewers who gave ``label``
+    reviewers: tuple[str, ...]
+
+
+def people_majority(people: Mapping[str, Mapping[str, Any]]) -> dict[str, PeopleLabel]:
+    """record id -> the majority of people's answers (``reviewer -> {record id: label}``, as
+    ``Project.people_labels`` gives it). A tie goes to the earliest reviewer in name order, so
+    the result does not depend on the order answers came in. List labels (multi-label, NER
+    tags) compare as tuples and come back as lists."""
+    by_item: dict[str, list[tuple[str, Any]]] = {}
+    for name in sorted(people):
+        for rid, label in people[name].items():
+            by_item.setdefault(rid, []).append((name, tuple(label) if isinstance(label, list) else label))
+    out: dict[str, PeopleLabel] = {}
+    for rid, answers in by_item.items():
+        labels = [lab for _, lab in answers]
+        best = max(labels, key=lambda lab: (labels.count(lab), -labels.index(lab)))
+        out[rid] = PeopleLabel(list(best) if isinstance(best, tuple) else best, labels.count(best) / len(labels),
+                               tuple(n for n, _ in answers))
+    return out
 
 
 def human_id(reviewer: str) -> str:

@@ -7,6 +7,11 @@ and never used for calibration, to report each stage's accuracy on items it did 
 A stage with no safe threshold is not asked about the pool at all (it would be paid for
 labels nobody may keep), unless it is the last one and no people follow: then it labels the
 rest, marked as not certified.
+
+People's answers (the review page, an import) are read like any annotator's: an item people
+already labeled takes their majority label (stage ``human``) and no model is asked about it;
+only what nobody has answered yet is queued for them. With a ``human`` stage the plan measures
+people's accuracy on the gold that reaches them, so the report shows what their labels are worth.
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ import numpy as np
 
 from ..data.readers import read_records
 from ..errors import LabelwiseError
+from ..quality.classification_metrics import wilson_interval
+from ..review.answers import people_majority
 from ..types import Record
 from .small_stage import SmallModelStage
 from .stages import HUMAN
@@ -46,6 +53,7 @@ class StagePlan:
     calibration_ids: list[str] = field(default_factory=list, repr=False)  # the gold it was calibrated on
     risk_coverage: list[list[float]] = field(default_factory=list, repr=False)  # [threshold, coverage, risk]
     holdout_correct: int = 0  # held-out gold items it accepted and got right
+    people_gold: dict[str, Any] | None = None  # people: gold reaching them that they answered, correct, interval
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -62,6 +70,7 @@ class RouteResult:
     uncertified: int = 0
     queued_for_people: int = 0
     from_gold: int = 0
+    from_people: int = 0   # pool items people had already labeled (their majority label, certified)
     unrouted: int = 0
     stopped: str | None = None
     batches: list[dict[str, Any]] = field(default_factory=list)  # continual small-model stage, per batch
@@ -125,6 +134,23 @@ def _gold_rows_and_pool(project: Any, gold: Sequence[Record]) -> tuple[list[Row]
         [r for r in data if r.id not in gold_ids]
 
 
+def _people_rows(project: Any, records: Sequence[Record]) -> list[Row]:
+    """Rows for the records people already labeled: their majority label, certified (people are
+    the route's last word), confidence = the share of reviewers who agreed."""
+    verdicts = people_majority(project.people_labels({r.id for r in records}))
+    return [(r.id, HUMAN, verdicts[r.id].label, verdicts[r.id].agreement, True) for r in records if r.id in verdicts]
+
+
+def people_gold_accuracy(project: Any, gold: Sequence[Record]) -> dict[str, Any]:
+    """People's majority label against these gold items, where they answered them."""
+    verdicts = people_majority(project.people_labels({r.id for r in gold}))
+    answered = [r for r in gold if r.id in verdicts]
+    correct = int(_correct([verdicts[r.id].label for r in answered], answered).sum())
+    lo, hi = wilson_interval(correct, len(answered)) if answered else (None, None)
+    return {"offered": len(gold), "answered": len(answered), "correct": correct,
+            "accuracy": correct / len(answered) if answered else None, "ci95": [lo, hi]}
+
+
 def _stage_delta(project: Any, stage: Any, pool_size: int) -> tuple[float, int]:
     """(level, batches): a continual small-model stage recalibrates before each batch, so its
     delta is split over them (a union bound keeps the stage's overall level at route.delta)."""
@@ -136,7 +162,13 @@ def _stage_delta(project: Any, stage: Any, pool_size: int) -> tuple[float, int]:
 
 
 def _correct(labels: Sequence[Any], records: Sequence[Record]) -> np.ndarray:
-    return np.array([lab is not None and lab == r.gold for lab, r in zip(labels, records)], bool)
+    return np.array([lab is not None and _same(lab, r.gold) for lab, r in zip(labels, records)], bool)
+
+
+def _same(label: Any, gold: Any) -> bool:
+    """Labels compare as stored: a list label (from JSON) equals its tuple gold."""
+    as_tuple = (lambda v: tuple(v) if isinstance(v, list) else v)
+    return as_tuple(label) == as_tuple(gold)
 
 
 def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:
@@ -147,7 +179,8 @@ def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:
     plans: list[StagePlan] = []
     for stage in stages:
         if stage == HUMAN:
-            plans.append(StagePlan(HUMAN, len(calib), None, len(held)))
+            plans.append(StagePlan(HUMAN, len(calib), None, len(held),
+                                   people_gold=people_gold_accuracy(project, calib + held)))
             break
         calls = money = 0
         if isinstance(stage, SmallModelStage):
@@ -226,6 +259,12 @@ def run_route(project: Any, stages: Sequence[Any], plans: Sequence[StagePlan]) -
     gold = gold_records(project)
     rows, pool = _gold_rows_and_pool(project, gold)
     result = RouteResult(run, list(plans), from_gold=len(rows), pool=len(pool))
+    by_people = _people_rows(project, pool)
+    result.from_people = len(by_people)
+    people_said = {row[0]: row[2] for row in by_people}
+    by_people_records = [r for r in pool if r.id in people_said]
+    pool = [r for r in pool if r.id not in people_said]
+    rows += by_people
     people_follow = bool(plans) and plans[-1].stage == HUMAN
     machine = [(s, p.threshold) for s, p in zip(stages, plans) if s != HUMAN]
     left: list[Record] = []
@@ -238,6 +277,8 @@ def run_route(project: Any, stages: Sequence[Any], plans: Sequence[StagePlan]) -
             rows += got
             left += rest
             taught = [(r, row[2]) for r, row in _by_record(batch, got) if row[1] != first.name]
+            if b == 0:  # what people labeled teaches it too (after the first batch: that one's threshold was planned)
+                taught += [(r, people_said[r.id]) for r in by_people_records]
             first.learn([r for r, _ in taught], [lab for _, lab in taught])
             result.batches.append({"batch": b, "items": len(batch), "threshold": threshold.threshold,
                                    "kept": sum(1 for row in got if row[1] == first.name), "learned": len(taught)})
@@ -253,7 +294,7 @@ def run_route(project: Any, stages: Sequence[Any], plans: Sequence[StagePlan]) -
     project.store.put_routed(run, rows)
     result.certified = sum(1 for r in rows if r[4])
     result.uncertified = sum(1 for r in rows if not r[4])
-    result.unrouted = len(pool) - (len(rows) - result.from_gold) - result.queued_for_people
+    result.unrouted = len(pool) - (len(rows) - result.from_gold - result.from_people) - result.queued_for_people
     return result
 
 

@@ -38,7 +38,8 @@ def route_summary(project: Any, stages: Sequence[Any], result: RouteResult) -> d
             "delta": plan.delta, "batches": plan.batches, "trained_on": plan.trained_on,
             "holdout_offered": plan.holdout_offered, "holdout_accepted": plan.holdout_accepted,
             "holdout_accuracy": plan.holdout_accuracy,
-            "labeled": result.queued_for_people if stage == HUMAN else result.labeled.get(plan.stage, 0),
+            "labeled": result.from_people if stage == HUMAN else result.labeled.get(plan.stage, 0),
+            "queued": result.queued_for_people if stage == HUMAN else 0, "people_gold": plan.people_gold,
             "calls": plan.calls + result.calls.get(plan.stage, 0),
             "money": plan.money + result.money.get(plan.stage, 0.0),
             "paid_in_project": int(spent.get(aid or "", {}).get("calls", 0)),  # every answer of it in the ledger
@@ -54,9 +55,9 @@ def route_summary(project: Any, stages: Sequence[Any], result: RouteResult) -> d
     llm_calls = sum(r["calls"] for r in rows if r["kind"] == "LLM")
     money = sum(r["money"] for r in rows)
     route_cost = {"way": "this route (this invocation's calls, gold calibration included)", "calls": llm_calls,
-                  "money": money + result.queued_for_people * price,
+                  "money": money + (result.queued_for_people + result.from_people) * price,
                   "seconds": sum((r["per_call"] or {}).get("seconds", 0.0) * r["calls"] for r in rows),
-                  "people_labels": result.queued_for_people}
+                  "people_labels": result.queued_for_people + result.from_people}
     people = {"way": f"people on every item at ${price:.2f}/label", "calls": 0, "money": result.pool * price,
               "seconds": None, "people_labels": result.pool}
     first = next((p.threshold for p in result.plan if p.threshold is not None), None)
@@ -66,7 +67,7 @@ def route_summary(project: Any, stages: Sequence[Any], result: RouteResult) -> d
         "stages_at_once": f"Each stage's guarantee holds at 1 - delta; all {len(machine)} machine stages at once "
                           f"with probability >= {max(0.0, 1 - len(machine) * rc.delta):.4g} (union bound)",
         "pool": result.pool, "from_gold": result.from_gold, "stages": rows, "batches": result.batches,
-        "dataset": {"certified": result.certified, "uncertified": result.uncertified,
+        "dataset": {"certified": result.certified, "uncertified": result.uncertified, "from_people": result.from_people,
                     "queued_for_people": result.queued_for_people, "unrouted": result.unrouted,
                     "stopped": result.stopped,
                     "holdout_machine_share": held_acc / held_n if held_n else None,
