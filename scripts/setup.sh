@@ -24,10 +24,11 @@ fi
 bash scripts/build_llama.sh  # before the extras, so they find it installed and build nothing
 echo "installing labelwise and its extras..." >&2
 .venv/bin/python -m pip install -q -e ".[all,dev]"
-# The Label Studio SDK pins an older numpy than ours: it gets its own venv, used only by the tests that
-# validate exported tasks with it (tests/review/test_label_studio.py).
-if ! .venv-ls/bin/python -c "import label_studio_sdk" >/dev/null 2>&1; then
-  echo "installing label-studio-sdk into .venv-ls (for the export tests)..." >&2
-  "$PY" -m venv .venv-ls && .venv-ls/bin/python -m pip install -q "label-studio-sdk==2.1.2"
+# The interchange SDKs (Label Studio's pins an older numpy than ours) get their own venv, used only
+# by the tests that check exports with them (tests/review/test_label_studio.py, test_argilla.py).
+if ! .venv-ls/bin/python -c "import label_studio_sdk, argilla, requests" >/dev/null 2>&1; then
+  echo "installing label-studio-sdk and argilla into .venv-ls (for the export tests)..." >&2
+  [ -x .venv-ls/bin/python ] || "$PY" -m venv .venv-ls
+  .venv-ls/bin/python -m pip install -q "label-studio-sdk==2.1.2" "argilla==2.8.0" requests
 fi
 echo "$want" > "$STAMP"

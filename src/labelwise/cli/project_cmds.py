@@ -187,8 +187,10 @@ def export(project: Path = ProjectDir,
                                    help="jsonl, csv, parquet, conll (NER: token<TAB>tag, errors left out), or "
                                         "label-studio (tasks JSON: a prediction per annotator, people's answers as "
                                         "annotations, queued items marked needs_review; the labeling config "
-                                        "beside it as .xml)"),
-           out: Path = typer.Option(None, "--out", "-o", help="file to write (default: labels.FORMAT in the project)")) -> None:
+                                        "beside it as .xml), or argilla (an Argilla v2 dataset folder, as "
+                                        "rg.Dataset.to_disk writes it: load with rg.Dataset.from_disk)"),
+           out: Path = typer.Option(None, "--out", "-o", help="file to write (default: labels.FORMAT in the project; "
+                                                              "argilla: the folder labels_argilla)")) -> None:
     """Write every record of the data file with its label, confidence, distribution and any error.
 
     A record's label is the one annotated as the project asks now (its current text, prompt and
@@ -196,10 +198,13 @@ def export(project: Path = ProjectDir,
     once it is complete."""
     from dataclasses import replace
 
-    from ..data.writers import export_annotations
+    from ..data.writers import FORMATS, export_annotations
     fmt = "labelstudio" if fmt == "label-studio" else fmt
+    if fmt not in (*FORMATS, "argilla"):
+        raise typer.BadParameter(f"'{fmt}': use one of {', '.join((*FORMATS, 'argilla'))}", param_hint="--format")
     p = Project.open(project).labeling_project()  # after a gold reroute: the stage that labels now
-    out = out or p.config.resolve(f"labels.{'json' if fmt == 'labelstudio' else fmt}")
+    out = out or p.config.resolve("labels_argilla" if fmt == "argilla" else
+                                  f"labels.{'json' if fmt == 'labelstudio' else fmt}")
     records = p.read_data()  # the data file as it is now: removed rows are not exported
     current = p.current_annotations(records)
     if fmt == "conll" and hasattr(p.task, "tokens"):  # raw-text NER input: write the tokens it was labeled on
@@ -211,6 +216,14 @@ def export(project: Path = ProjectDir,
     if fmt == "labelstudio":
         n = _export_labelstudio(p, records, current, out, routed, queued)
         console.print(f"wrote {n} tasks to {out} and their labeling config to {out.with_suffix('.xml')}")
+        return
+    if fmt == "argilla":
+        from ..data.argilla import records_for, settings_for, write_dataset
+        machine, people = _answers_by_annotator(p, records, current)
+        items = records_for(p.task, records, machine, people, routed, queued)
+        write_dataset(out, p.config.root.resolve().name or "labelwise", settings_for(p.task, p.config.review.overlap), items)
+        console.print(f"wrote {len(items)} records to the Argilla dataset folder {out} "
+                      "(rg.Dataset.from_disk(path, client=...) loads it)")
         return
     people = p.people_labels({r.id for r in records})  # people's answers label the items they answered
     n = export_annotations(records, list(current.values()), out, fmt, routed, queued, people)
@@ -250,12 +263,10 @@ def import_labels(file: Path = typer.Argument(..., help="a Label Studio JSON exp
         raise typer.Exit(2)
 
 
-def _export_labelstudio(p: Project, records: list, current: dict, out: Path, routed: dict | None,
-                        queued: list) -> int:
-    """Label Studio tasks: a prediction per machine annotator (the project's annotator first, then
-    every other with the same prompt template, latest answer each), people's answers as
-    annotations, and the labeling config beside them (.xml)."""
-    from ..data.labelstudio import config_for, tasks, write_tasks
+def _answers_by_annotator(p: Project, records: list, current: dict) -> tuple[dict, dict]:
+    """(machine, people): annotator id -> {record id: Annotation} for the project's annotator
+    first (as asked now), then every other with the same prompt template (latest answer each);
+    reviewer -> {record id: Annotation} for people."""
     machine: dict[str, dict] = {p.annotator.id: dict(current)}
     people: dict[str, dict] = {}
     ids = {r.id for r in records}
@@ -266,6 +277,16 @@ def _export_labelstudio(p: Project, records: list, current: dict, out: Path, rou
             people.setdefault(a.annotator_id.split("/", 1)[1], {})[a.record_id] = a
         else:
             machine.setdefault(a.annotator_id, {})[a.record_id] = a
+    return machine, people
+
+
+def _export_labelstudio(p: Project, records: list, current: dict, out: Path, routed: dict | None,
+                        queued: list) -> int:
+    """Label Studio tasks: a prediction per machine annotator (the project's annotator first, then
+    every other with the same prompt template, latest answer each), people's answers as
+    annotations, and the labeling config beside them (.xml)."""
+    from ..data.labelstudio import config_for, tasks, write_tasks
+    machine, people = _answers_by_annotator(p, records, current)
     items = tasks(p.task, records, machine, people, routed, queued)
     write_tasks(out, items, config_for(p.task))
     return len(items)
