@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from labelwise import Project
 from labelwise.annotators.fake import FakeAnnotator
 from labelwise.cli.app import app
-from labelwise.data.labelstudio import label_of, result_of
+from labelwise.data.labelstudio import config_for, label_of, result_of
 from labelwise.review.answers import human_annotation
 from tests.conftest import write
 from tests.review.test_browser import ner_project
@@ -54,12 +54,16 @@ def add_human(p, rid, who, label):
 
 
 @pytest.mark.external
-@pytest.mark.parametrize("kind", ["classification", "multilabel", "pair", "ner"])
+@pytest.mark.parametrize("kind", ["classification", "multilabel", "pair", "ner", "relevance"])
 def test_exported_tasks_and_config_validate_with_label_studio_sdk(tmp_path, kind):
-    p = ner_project(tmp_path) if kind == "ner" else classification(tmp_path, kind)
+    from tests.review.test_argilla import relevance_project
+    p = (ner_project(tmp_path) if kind == "ner" else relevance_project(tmp_path) if kind == "relevance"
+         else classification(tmp_path, kind))
     rid = p.read_data()[0].id
     add_human(p, rid, "alice", ["B-person", "O", "B-location", "I-location", "O"] if kind == "ner" else
               (["positive", "mixed"] if kind == "multilabel" else list(p.task.labels)[-1]))
+    if kind in ("pair", "relevance"):  # both texts are shown to the person
+        assert '<Text name="text_b" value="$' in config_for(p.task)
     r = CliRunner().invoke(app, ["export", "-p", str(tmp_path), "--format", "label-studio"])
     assert r.exit_code == 0, r.output
     out = tmp_path / "labels.json"

@@ -36,9 +36,11 @@ def labeling_config(labels: Sequence[str], text_field: str, multiple: bool = Fal
 
 
 def config_for(task: Any) -> str:
+    from ..tasks.kinds import task_kind
     f = task.input_fields
+    pair = task_kind(task.kind).two_texts and len(f) > 1  # pairs, (query, document): both texts shown
     return labeling_config(list(task.labels), "text" if task.kind == "ner" else f[0], task.kind == "multilabel",
-                           task.kind, f[1] if task.kind == "pair" and len(f) > 1 else None)
+                           task.kind, f[1] if pair else None)
 
 
 # -- labels <-> results ---------------------------------------------------------------------------
