@@ -148,3 +148,56 @@ def test_rank_by_score_orders_high_first_and_breaks_ties_by_rng():
     assert rank_by_score(scores, 5, np.random.default_rng(0), cand).tolist() == [2, 0, 4]
     with pytest.raises(ValueError, match="finite"):
         rank_by_score([np.nan, 1.0], 1, np.random.default_rng(0))
+
+
+def _k_center_reference(x, labeled, n, rng, candidates=None):
+    """The textbook greedy k-center, in float64, one full distance matrix: what the blocked,
+    copy-free version must reproduce pick for pick."""
+    x = np.asarray(x, dtype=float)
+    lab = np.asarray(labeled, bool)
+    pick = np.flatnonzero(~lab if candidates is None else (candidates & ~lab))
+    d = ((x[pick][:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    score = d[:, lab].min(axis=1) if lab.any() else np.full(pick.size, np.inf)
+    priority = rng.permutation(pick.size)
+    out = []
+    for _ in range(min(n, pick.size)):
+        tied = np.flatnonzero(score == score.max())
+        j = int(tied[np.argmax(priority[tied])])
+        out.append(int(pick[j]))
+        score[j] = -np.inf
+        score = np.minimum(score, d[:, pick[j]])
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("share", [1.0, 0.3])  # most rows pickable (no copy) / a few (their copy)
+def test_k_center_matches_the_textbook_greedy_on_random_points(dtype, share):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3000, 16)).astype(dtype)
+    labeled = np.zeros(3000, bool)
+    labeled[rng.choice(3000, 1500, replace=False)] = True  # more than one block of 1024 centers
+    cand = rng.random(3000) < share
+    got = k_center_greedy(x, labeled, 25, np.random.default_rng(3), candidates=cand).tolist()
+    want = _k_center_reference(x, labeled, 25, np.random.default_rng(3), candidates=cand)
+    if dtype is np.float64:
+        assert got == want
+    else:  # float32 distances: the same picks but for near-ties
+        assert len(set(got) & set(want)) >= 23
+    assert x.dtype == dtype  # the input was not converted in place
+
+
+def test_token_scores_match_a_per_sentence_loop_and_name_a_bad_sentence():
+    rng = np.random.default_rng(0)
+    sentences = [rng.dirichlet(np.ones(5), size=int(k)) for k in rng.integers(0, 9, size=300)]
+    ent = [-(m * np.log(m)).sum(axis=1) for m in sentences]
+    assert mean_token_entropy(sentences) == pytest.approx([e.mean() if e.size else 0.0 for e in ent])
+    assert max_token_entropy(sentences) == pytest.approx([e.max() if e.size else 0.0 for e in ent])
+    assert best_sequence_logprob(sentences) == pytest.approx([np.log(m.max(1)).sum() for m in sentences])
+    assert all(np.allclose(a, b) for a, b in zip(token_entropies(sentences), ent))
+    bad = [s.copy() for s in sentences]
+    k = next(i for i, s in enumerate(bad) if s.shape[0] >= 2 and i > 100)
+    bad[k][1] = [0.5, 0.5, 0.5, 0.0, 0.0]
+    with pytest.raises(ValueError, match=rf"token_marginals\[{k}\].*row 1 is"):
+        mean_token_entropy(bad)
+    with pytest.raises(ValueError, match=r"token_marginals\[1\] must be \(n_tokens, n_tags\)"):
+        mean_token_entropy([np.full((2, 2), 0.5), np.full((1, 3), 1 / 3)])

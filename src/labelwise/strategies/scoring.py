@@ -14,22 +14,40 @@ import numpy as np
 ArrayLike = np.ndarray | Sequence
 
 
+_ROWS = 1 << 15  # rows per chunk in the passes below: temporaries stay a few MB at any pool size
+
+
 def _proba(proba: ArrayLike, name: str = "proba") -> np.ndarray:
     """Validate (n_items, n_classes) probabilities: a wrong input fails loudly, never scores."""
     p = np.asarray(proba, dtype=float)
     if p.ndim != 2 or p.shape[1] < 1:
         raise ValueError(f"{name} must be a 2-D array (n_items, n_classes); got shape {p.shape}")
-    sums = p.sum(axis=1)
-    bad = np.flatnonzero(~np.isfinite(sums) | (np.abs(sums - 1.0) > 1e-3) | (p < 0).any(axis=1))
-    if bad.size:
-        raise ValueError(f"each row of {name} must be finite non-negative probabilities summing to 1; "
-                         f"row {bad[0]} is {p[bad[0]].tolist()}")
+    for start in range(0, p.shape[0], _ROWS):
+        c = p[start:start + _ROWS]
+        sums = c.sum(axis=1)
+        bad = np.flatnonzero(~np.isfinite(sums) | (np.abs(sums - 1.0) > 1e-3) | (c < 0).any(axis=1))
+        if bad.size:
+            row = start + int(bad[0])
+            raise ValueError(f"each row of {name} must be finite non-negative probabilities summing to 1; "
+                             f"row {row} is {p[row].tolist()}")
     return p
 
 
 def _entropy_rows(p: np.ndarray) -> np.ndarray:
-    """Row-wise Shannon entropy with 0 * log 0 = 0."""
-    return -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=-1)
+    """Row-wise Shannon entropy with 0 * log 0 = 0, in chunks of rows (one log per entry, no
+    full-size temporaries: 10^8 entries in under a second)."""
+    p = np.asarray(p, dtype=float)
+    if p.ndim == 1:
+        return _entropy_rows(p[None, :])[0]
+    out = np.empty(p.shape[0])
+    logs = np.empty((min(_ROWS, p.shape[0]), p.shape[1]))
+    for start in range(0, p.shape[0], _ROWS):
+        c = p[start:start + _ROWS]
+        lg = logs[:c.shape[0]]
+        lg.fill(0.0)
+        np.log(c, out=lg, where=c > 0)
+        out[start:start + _ROWS] = -np.einsum("ij,ij->i", c, lg)
+    return out
 
 
 def least_confidence(proba: ArrayLike) -> np.ndarray:
@@ -86,23 +104,38 @@ def k_center_greedy(embeddings: ArrayLike, labeled_mask: ArrayLike, n: int, rng:
     """Greedy k-center (Sener & Savarese, 2018): pick the candidate farthest from every labeled or
     picked item, again and again, so a batch covers the embedding space. Returns indices in pick
     order; with nothing labeled the first pick is random, and every tie is broken by ``rng``.
-    ``candidates`` (bool mask) limits the picks; labeled items act as centers, never as picks."""
-    x = np.asarray(embeddings, dtype=float)
+    ``candidates`` (bool mask) limits the picks; labeled items act as centers, never as picks.
+
+    Exact, and sized for a million 384-d rows: float32 embeddings stay float32 (float64 would
+    double 1.5 GB), nothing n x d is copied when most rows are pickable, and the distances to
+    the labeled centers are taken in blocks of rows x centers that stay near 64 MB."""
+    x = np.asarray(embeddings)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(float)
     lab = np.asarray(labeled_mask, dtype=bool)
-    if x.ndim != 2 or lab.shape != (x.shape[0],) or not np.isfinite(x).all():
+    if x.ndim != 2 or lab.shape != (x.shape[0],) or not _all_finite(x):
         raise ValueError(f"embeddings must be finite (n, d) with one labeled flag per row; "
                          f"got {x.shape} and {lab.shape}")
     pick = np.flatnonzero(~lab if candidates is None else (np.asarray(candidates, dtype=bool) & ~lab))
-    sq = (x * x).sum(axis=1)
-    xp, sqp = x[pick], sq[pick]  # distances are only ever needed from pickable rows
+    sq = np.einsum("ij,ij->i", x, x)
+    # distances are only ever needed from pickable rows: a copy of them when they are few, else all
+    # rows are multiplied and the pickable ones read out (no n x d copy)
+    few = pick.size < x.shape[0] // 2
+    xp = x[pick] if few else x
+    sqp = sq[pick]
     score = np.full(pick.size, np.inf)
     centers = np.flatnonzero(lab)
-    for start in range(0, centers.size, 1024):  # blocks keep memory at n * 1024 floats
+    rows = max(1, (1 << 24) // max(1, min(centers.size, 1024)))  # ~16M distances (64 MB float32) per block
+    for start in range(0, centers.size, 1024):
         c = centers[start:start + 1024]
-        d = xp @ x[c].T
-        d *= -2.0
-        d += sq[c]  # |a-c|^2 = |a|^2 + |c|^2 - 2a.c; |a|^2 is the same along a row, added after min
-        score = np.minimum(score, np.maximum(sqp + d.min(axis=1), 0.0))
+        xc, sqc = x[c].T.copy(), sq[c]
+        for r0 in range(0, pick.size, rows):
+            part = pick[r0:r0 + rows]
+            d = x[part] @ xc
+            d *= -2.0
+            d += sqc  # |a-c|^2 = |a|^2 + |c|^2 - 2a.c; |a|^2 is the same along a row, added after min
+            seg = score[r0:r0 + rows]
+            np.minimum(seg, np.maximum(sqp[r0:r0 + rows] + d.min(axis=1), 0.0), out=seg)
     priority = rng.permutation(pick.size)
     picks: list[int] = []
     for _ in range(min(max(n, 0), pick.size)):
@@ -110,29 +143,50 @@ def k_center_greedy(embeddings: ArrayLike, labeled_mask: ArrayLike, n: int, rng:
         j = int(tied[np.argmax(priority[tied])])
         picks.append(int(pick[j]))
         score[j] = -np.inf
-        score = np.minimum(score, np.maximum(sqp + sqp[j] - 2.0 * (xp @ xp[j]), 0.0))
+        dots = xp @ x[pick[j]]
+        if not few:
+            dots = dots[pick]
+        np.minimum(score, np.maximum(sqp + sqp[j] - 2.0 * dots, 0.0), out=score)
     return np.asarray(picks, dtype=np.intp)
+
+
+def _all_finite(x: np.ndarray, rows: int = 1 << 16) -> bool:
+    """``np.isfinite(x).all()`` without an n x d temporary."""
+    return all(np.isfinite(x[i:i + rows]).all() for i in range(0, x.shape[0], rows))
 
 
 def token_entropies(marginals_list: Sequence[ArrayLike]) -> list[np.ndarray]:
     """Per-token tag entropy for each sentence (token marginals (n_tokens, n_tags) each)."""
-    return [_entropy_rows(m) for m in _marginals(marginals_list)]
+    flat, starts, sizes = _stacked(marginals_list)
+    return np.split(_entropy_rows(flat), starts[1:]) if len(sizes) else []
+
+
+def _per_sentence(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+    """``ufunc.reduceat`` of per-token ``values`` over each sentence; 0 for empty sentences."""
+    out = np.zeros(sizes.size)
+    full = sizes > 0
+    if full.any():
+        out[full] = ufunc.reduceat(values, starts[full])
+    return out
 
 
 def mean_token_entropy(marginals_list: Sequence[ArrayLike]) -> np.ndarray:
     """Mean tag entropy per sentence: overall uncertainty, not biased towards long sentences."""
-    return np.array([e.mean() if e.size else 0.0 for e in token_entropies(marginals_list)])
+    flat, starts, sizes = _stacked(marginals_list)
+    return _per_sentence(_entropy_rows(flat), starts, sizes, np.add) / np.maximum(sizes, 1)
 
 
 def max_token_entropy(marginals_list: Sequence[ArrayLike]) -> np.ndarray:
     """Largest tag entropy per sentence: one very unsure token makes a sentence worth labeling."""
-    return np.array([e.max() if e.size else 0.0 for e in token_entropies(marginals_list)])
+    flat, starts, sizes = _stacked(marginals_list)
+    return _per_sentence(_entropy_rows(flat), starts, sizes, np.maximum)
 
 
 def best_sequence_logprob(marginals_list: Sequence[ArrayLike]) -> np.ndarray:
     """Log-probability of the per-token best tags: exact for per-token softmax taggers, an
     approximation of the Viterbi path for a CRF (which can report its own instead)."""
-    return np.array([np.log(m.max(axis=1)).sum() if m.size else 0.0 for m in _marginals(marginals_list)])
+    flat, starts, sizes = _stacked(marginals_list)
+    return _per_sentence(np.log(flat.max(axis=1)) if flat.size else np.zeros(0), starts, sizes, np.add)
 
 
 def sequence_least_confidence(best_logprob: ArrayLike) -> np.ndarray:
@@ -143,7 +197,28 @@ def sequence_least_confidence(best_logprob: ArrayLike) -> np.ndarray:
     return 1.0 - np.exp(np.minimum(lp, 0.0))
 
 
-def _marginals(marginals_list: Sequence[ArrayLike]) -> list[np.ndarray]:
-    """Validated token marginals; an empty sentence becomes a (0, 1) array."""
-    return [np.zeros((0, 1)) if np.size(m) == 0 else _proba(m, f"token_marginals[{i}]")
-            for i, m in enumerate(marginals_list)]
+def _stacked(marginals_list: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every sentence's token marginals stacked into one validated (total tokens, n_tags) array,
+    with each sentence's first row and its token count: the scores above are then a few
+    vectorised passes instead of one Python step per sentence (a million sentences in seconds).
+    A bad row is reported by its sentence, as ``token_marginals[i]``."""
+    arrays = [np.asarray(m, dtype=float) for m in marginals_list]
+    sizes = np.array([a.shape[0] if a.size else 0 for a in arrays], dtype=np.intp)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp) if sizes.size else sizes
+    full = [a for a in arrays if a.size]
+    widths = {a.shape[1] if a.ndim == 2 else -1 for a in full}
+    if len(widths) > 1 or -1 in widths:
+        bad = next(i for i, a in enumerate(arrays) if a.size and (a.ndim != 2 or a.shape[1] != arrays[
+            next(j for j, b in enumerate(arrays) if b.size)].shape[1]))
+        raise ValueError(f"token_marginals[{bad}] must be (n_tokens, n_tags) like the other sentences; "
+                         f"got shape {arrays[bad].shape}")
+    flat = np.concatenate(full) if full else np.zeros((0, 1))
+    try:
+        _proba(flat, "token_marginals")
+    except ValueError:
+        sums = flat.sum(axis=1)
+        row = int(np.flatnonzero(~np.isfinite(sums) | (np.abs(sums - 1.0) > 1e-3) | (flat < 0).any(axis=1))[0])
+        i = int(np.searchsorted(starts, row, side="right") - 1)  # empty sentences share the next one's start
+        raise ValueError(f"each row of token_marginals[{i}] must be finite non-negative probabilities "
+                         f"summing to 1; row {row - starts[i]} is {flat[row].tolist()}") from None
+    return flat, starts, sizes
