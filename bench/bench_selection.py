@@ -139,8 +139,8 @@ def main() -> None:
             f"labeled; each case in its own process. Synthetic arrays shaped like the loop's (384-d float32 "
             f"embeddings, 4 classes, 5 committee members, 12 x 9 token marginals for the NER strategies).\n\n"
             + "\n".join(lines) + "\n\n" + " ".join(verdict)
-            + f"\n\nLoad average before / after: {before} / {after} ({os.cpu_count()} cores). Single runs: "
-              "a second run moves these times by a few per cent on an idle machine.")
+            + f"\n\nLoad average before / after: {before} / {after} ({os.cpu_count()} cores); one run per case, "
+              "so a figure near a goal is not a margin.")
     if not a.no_write:
         from results import write_section
         write_section("selection", "Selection at scale: time and memory per strategy", body,

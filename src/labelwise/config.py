@@ -79,7 +79,9 @@ class AnnotatorConfig(_Strict):
     temperature: float = Field(default=0.7, ge=0)
     calibrate: bool = False
     n_ctx: int = Field(default=2048, ge=256)
-    n_threads: int | None = None
+    n_threads: int | None = Field(default=None, ge=1, description=(
+        "llamacpp: threads for the model; unset, the cores other processes leave free when it loads "
+        "(llama.cpp slows sharply when its threads wait for busy cores)"))
     seed: int = 0
     grammar: bool = Field(default=False, description=(
         "llamacpp: force generated JSON (NER) to the task's schema with a grammar. Exact, but "

@@ -1,16 +1,74 @@
-"""What a run will cost before anything is spent: items, calls, tokens, seconds, money."""
+"""What a run will cost before it starts: items, calls, tokens, seconds, money.
+
+Counting is exact when planning is cheap. With retrieved (``nearest``) examples every item must
+be embedded to build its prompt, so past ``sample`` items the counts come from a seeded random
+sample of them, scaled to the whole (and say so): ``estimate`` answers in seconds, not after an
+embedding pass over everything.
+
+Time comes from a measurement, never from an assumption. The embedded model is timed on a few
+pending items of this project (``calibrate`` items, run through the engine as ``annotate`` would
+run them, so their answers are kept and not asked again); the first answer of a fresh model has
+no cached prefix and is left out of the per-item time, and the model's load is added once. Other
+backends are free to call but not to time here, so their time comes from this project's past
+calls (none yet: unknown, and the table says how to measure it).
+"""
 from __future__ import annotations
 
-from typing import Any
+import random
+import time
+from typing import Any, Callable
 
 from .project import Project
 from .types import Usage
 
+SAMPLE = 300        # items planned when planning everything would embed them all
+CALIBRATE = 6       # embedded model: pending items timed (the first is the warm-up)
 
-def estimate(project: Project) -> dict[str, Any]:
-    task, ann, store = project.task, project.annotator, project.store
+
+def _sampled(project: Project, records: list, sample: int) -> tuple[list, float]:
+    """(records to plan, scale to the whole): all of them unless their prompts need embeddings."""
+    fs = project.config.few_shot
+    if fs.mode != "nearest" or len(records) <= sample:
+        return records, 1.0
+    return random.Random(0).sample(records, sample), len(records) / sample
+
+
+def _calibrate(project: Project, pending: list, n: int, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """Time the embedded model on up to ``n`` pending items: (load seconds, seconds per item)."""
+    ann = project.annotator
+    if ann.backend != "llamacpp" or n <= 0 or not pending:
+        return None
+    from .errors import ProjectLocked
+    say(f"loading the model and timing it on {min(n, len(pending))} pending item(s) (kept as annotations)...")
+    t0 = time.perf_counter()
+    ann._load()
+    load_s = time.perf_counter() - t0
+    items = pending[:n]
+    try:
+        project.run(items, watch_gold=False)
+    except ProjectLocked:
+        say("another run holds the project: the time comes from past calls instead")
+        return None
+    anns = project.current_annotations(items)
+    lat = [anns[r.id].latency_s for r in items if r.id in anns and anns[r.id].latency_s]
+    if not lat:
+        return None
+    timed = lat[1:] or lat  # the first answer of a fresh model had no cached prefix
+    threads = getattr(ann, "threads", None)
+    return {"load_s": load_s, "per_item_s": sum(timed) / len(timed), "items": len(lat),
+            "threads": threads.message() if threads is not None else None,
+            "busy": bool(threads is not None and threads.busy)}
+
+
+def estimate(project: Project, sample: int = SAMPLE, calibrate: int = CALIBRATE,
+             say: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    ann, store = project.annotator, project.store
     records = project.load_records()
-    plans, _ = project.annotation_run().pending(records)
+    planned, scale = _sampled(project, records, sample)
+    if scale > 1:
+        say(f"planning a random sample of {len(planned)} of {len(records)} items (retrieved examples: "
+            "every prompt needs its item embedded)...")
+    plans, _ = project.annotation_run().pending(planned)
     pending = [p[0] for p in plans]
     keys, bound_prompt, bound_completion, approx_prompt = [], 0, 0, 0
     for _, queries, qkeys, _ in plans:
@@ -24,22 +82,40 @@ def estimate(project: Project) -> dict[str, Any]:
     new_calls = len(set(keys) - set(cached))
     share_new = new_calls / len(keys) if keys else 0.0
     price = project.price()
-    money_bound = price.cost(Usage(bound_prompt, bound_completion)) * share_new if price else None
-    money_approx = price.cost(Usage(approx_prompt, bound_completion)) * share_new if price else None
-    past = store.db.execute("SELECT AVG(latency_s), COUNT(*) FROM ledger WHERE annotator_id=?", (ann.id,)).fetchone()
-    per_call = past[0] if past[1] else None  # measured on this project's own calls, never assumed
-    queries_per_item = len(keys) / len(pending) if pending else 1
-    # an in-process model answers one call at a time; a server takes `concurrency` at once
-    parallel = project.config.annotator.concurrency if ann.backend == "openai" else 1
-    seconds = per_call * new_calls / parallel if per_call is not None else None
+    money_bound = price.cost(Usage(bound_prompt, bound_completion)) * share_new * scale if price else None
+    money_approx = price.cost(Usage(approx_prompt, bound_completion)) * share_new * scale if price else None
+    to_do = round(len(pending) * scale)
+    calls_to_make = round(new_calls * scale)
+    measured = _calibrate(project, pending, calibrate, say)
+    already = len(records) - to_do
+    if measured is not None:
+        done_now = measured["items"]
+        per_item_calls = new_calls / len(pending) if pending else 1.0
+        left = max(0, to_do - done_now)
+        seconds = measured["load_s"] + measured["per_item_s"] * left
+        basis = (f"measured now on {done_now} item(s): {measured['per_item_s']:.2f} s per item"
+                 f"{f' ({per_item_calls:.1f} calls each)' if per_item_calls > 1.01 else ''} + "
+                 f"{measured['load_s']:.1f} s to load; {measured['threads']}")
+        to_do, calls_to_make = left, max(0, calls_to_make - round(done_now * per_item_calls))
+        already += done_now
+    else:
+        past = store.spent_by_annotator().get(ann.id, {"calls": 0, "seconds": 0.0})
+        n_past = int(past["calls"])
+        per_call = past["seconds"] / n_past if n_past else None  # this project's own calls, never assumed
+        # an in-process model answers one call at a time; a server takes `concurrency` at once
+        parallel = project.config.annotator.concurrency if ann.backend == "openai" else 1
+        seconds = per_call * calls_to_make / parallel if per_call is not None else None
+        basis = (f"your past {n_past} call(s)" if n_past else
+                 "no calls measured yet: `labelwise annotate --limit 10` measures them")
     return {
-        "items": len(records), "already_annotated": len(records) - len(pending), "to_annotate": len(pending),
-        "queries": len(keys), "queries_per_item": queries_per_item, "cached_queries": len(keys) - new_calls,
-        "new_calls": new_calls, "prompt_tokens_approx": int(approx_prompt * share_new),
-        "prompt_tokens_upper_bound": int(bound_prompt * share_new),
-        "completion_tokens_upper_bound": int(bound_completion * share_new),
+        "items": len(records), "already_annotated": already,
+        "to_annotate": to_do, "sampled": len(planned) if scale > 1 else None,
+        "queries": round(len(keys) * scale), "queries_per_item": len(keys) / len(pending) if pending else 1,
+        "cached_queries": round((len(keys) - new_calls) * scale), "new_calls": calls_to_make,
+        "prompt_tokens_approx": int(approx_prompt * share_new * scale),
+        "prompt_tokens_upper_bound": int(bound_prompt * share_new * scale),
+        "completion_tokens_upper_bound": int(bound_completion * share_new * scale),
         "money_approx": money_approx, "money_upper_bound": money_bound,
-        "seconds_approx": seconds, "seconds_basis": f"your past {past[1]} call(s)" if past[1] else
-        "no calls measured yet: `labelwise annotate --limit 10` measures them",
+        "seconds_approx": seconds, "seconds_basis": basis, "calibration": measured,
         "budget_remaining": project.budget().remaining(),
     }

@@ -60,6 +60,7 @@ class LlamaCppAnnotator:
         self._control: dict[str, int] = {}  # the vocabulary's control tokens by text, read on load
         self._control_text: dict[int, str] = {}
         self._control_re: Any = None
+        self.threads: Any = None  # machine.Threads, decided when the model loads
 
     @property
     def id(self) -> str:
@@ -100,9 +101,11 @@ class LlamaCppAnnotator:
         except ImportError:
             raise LabelwiseError("the llamacpp backend needs llama-cpp-python: pip install 'labelwise[llamacpp]'") from None
         self._is_eog = llama_vocab_is_eog
+        from ..machine import threads_for
         path = model_path(self.model)
-        llm = Llama(model_path=str(path), n_ctx=self.cfg.n_ctx, n_threads=self.cfg.n_threads, n_batch=512,
-                    seed=self.cfg.seed, verbose=False, logits_all=False)
+        self.threads = threads_for(self.cfg.n_threads)  # before the model runs: the load is other work's
+        llm = Llama(model_path=str(path), n_ctx=self.cfg.n_ctx, n_threads=self.threads.n,
+                    n_threads_batch=self.threads.n, n_batch=512, seed=self.cfg.seed, verbose=False, logits_all=False)
         template = llm.metadata.get("tokenizer.chat_template")
         bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
         eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""

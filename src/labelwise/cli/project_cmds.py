@@ -58,12 +58,22 @@ def init(directory: Path = typer.Argument(..., help="folder to create the projec
                   f"next: edit it, then `labelwise estimate -p {directory}` and `labelwise annotate -p {directory}`")
 
 
-def estimate(project: Path = ProjectDir) -> None:
-    """Tokens, calls, time and money the next `annotate` will need (nothing is spent)."""
+def estimate(project: Path = ProjectDir,
+             sample: int = typer.Option(300, help="with retrieved (nearest) examples, plan this many items at "
+                                                   "random and scale (planning all would embed them all)"),
+             calibrate: int = typer.Option(6, help="embedded model: time it on this many pending items (their "
+                                                      "answers are kept); 0 uses past calls only")) -> None:
+    """Tokens, calls, time and money the next `annotate` will need, in seconds.
+
+    Nothing is paid for. The embedded model's time is measured on this machine now, on a few
+    pending items of this project (kept as their annotations); other backends' time comes from
+    the project's past calls. Says when other processes keep the cores busy."""
     from ..estimate import estimate as run_estimate
-    e = run_estimate(Project.open(project))
+    e = run_estimate(Project.open(project), sample=sample, calibrate=calibrate,
+                     say=lambda m: console.print(f"[dim]{m}[/]"))
     t = Table("what", "estimate", show_header=False)
-    t.add_row("items", f"{e['items']} ({e['already_annotated']} already annotated, {e['to_annotate']} to do)")
+    est = f" (estimated from a random sample of {e['sampled']})" if e["sampled"] else ""
+    t.add_row("items", f"{e['items']} ({e['already_annotated']} already annotated, {e['to_annotate']} to do){est}")
     t.add_row("LLM calls", f"{e['new_calls']} new, {e['cached_queries']} answered from the cache")
     t.add_row("prompt tokens", f"~{e['prompt_tokens_approx']:,} (at most {e['prompt_tokens_upper_bound']:,})")
     t.add_row("completion tokens", f"at most {e['completion_tokens_upper_bound']:,}")
@@ -75,6 +85,8 @@ def estimate(project: Path = ProjectDir) -> None:
     t.add_row("budget left", ", ".join(f"{k}: {'unlimited' if v is None else round(v, 4)}"
                                        for k, v in e["budget_remaining"].items()))
     console.print(t)
+    if e["calibration"] and e["calibration"]["busy"]:
+        console.print(f"[yellow]busy machine:[/] {e['calibration']['threads']}", soft_wrap=True)
 
 
 def annotate(project: Path = ProjectDir,
@@ -113,6 +125,10 @@ def annotate(project: Path = ProjectDir,
                   f"{s.calls} LLM call(s), {s.from_cache} answer(s) from the cache, "
                   f"{s.prompt_tokens + s.completion_tokens:,} tokens, ${s.money:.4f}; "
                   f"{s.errors} stored as errors, {s.failed} failed and left pending")
+    threads = getattr(p.annotator, "threads", None)  # the embedded model: threads it took, and why
+    if threads is not None:
+        console.print(f"[yellow]busy machine:[/] {threads.message()}" if threads.busy else
+                      f"[dim]model: {threads.message()}[/]", soft_wrap=True)
     for r in s.rerouted:
         console.print(f"[yellow]rerouted:[/] {r['from']} was shown below gold.target ({r['gold']['correct']} of "
                       f"{r['gold']['n']} gold right, upper bound {r['gold']['upper']:.1%}); its items went to "
