@@ -42,3 +42,23 @@ def test_nearest_picks_the_most_similar_examples_and_caches_embeddings(tmp_path)
     assert POOL[3] not in fs.for_record(Record("n1-copy", {"text": POOL[3].fields["text"]}))
     balanced = FewShot("nearest", POOL, ("text",), k=2, balanced=True, store=store)
     assert {r.gold for r in balanced.for_record(Record("q", {"text": "soggy pasta"}))} == {"positive", "negative"}
+
+
+def test_shared_first_orders_by_centrality_in_the_pool_alone(tmp_path):
+    import numpy as np
+    store = Store(tmp_path / "p.db")
+    near = FewShot("nearest", POOL, ("text",), k=2, balanced=False, store=store)
+    shared = FewShot("nearest", POOL, ("text",), k=2, balanced=False, store=store, order="shared_first")
+    rank = shared.centrality_rank()
+    # by hand: how often each example is among the 2 nearest of the other five
+    v = shared.vectors()
+    sims = v @ v.T
+    np.fill_diagonal(sims, -np.inf)
+    hits = np.bincount(np.argsort(-sims, axis=1)[:, :2].ravel(), minlength=len(POOL))
+    assert [POOL[i].id for i in np.argsort(rank)] == [POOL[i].id for i in np.lexsort((np.arange(6), -hits))]
+    for text in ("Their pasta was soggy, cold and tasteless.", "A lovely pizza terrace", "we waited, rude"):
+        a, b = near.for_record(Record("q", {"text": text})), shared.for_record(Record("q", {"text": text}))
+        assert {r.id for r in a} == {r.id for r in b}  # the same examples, in another order
+        assert [rank[POOL.index(r)] for r in b] == sorted(rank[POOL.index(r)] for r in b)
+    with pytest.raises(ValueError, match="unknown example order"):
+        FewShot("nearest", POOL, ("text",), order="sideways")

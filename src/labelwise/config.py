@@ -100,6 +100,11 @@ class FewShotConfig(_Strict):
     balanced: bool = True
     path: str | None = None
     seed: int = 0
+    order: Literal["similar_last", "shared_first"] = Field(default="similar_last", description=(
+        "nearest: how an item's examples are ordered in its prompt. similar_last puts the most "
+        "similar next to the question; shared_first puts the examples many items retrieve first "
+        "(ranked on the example pool alone), so consecutive prompts share longer prefixes and the "
+        "embedded model re-evaluates less (bench/RESULTS.md, speed)"))
 
 
 class BudgetConfig(_Strict):

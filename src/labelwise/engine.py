@@ -468,9 +468,20 @@ class AnnotationRun:
                 self.on_progress(s)
             if not pending:
                 self.on_progress(s)
+            if getattr(self.annotator, "reuses_prefix", False):
+                to_ask = sorted(to_ask, key=_shared_prefix_order)
             await asyncio.gather(*[self._item(plan, sem, prior) for plan in to_ask])
         except _Stop:
             pass
+
+
+def _shared_prefix_order(plan: Plan) -> tuple[tuple[str, str], ...]:
+    """Sort key that puts items whose prompts share leading messages (the same few-shot
+    examples) next to each other: an annotator that keeps the last prompt's prefix in its KV
+    cache (the embedded model) then evaluates only what differs. Python's sort is stable, so
+    items that differ only in their own message (zero-shot, fixed examples) keep their order."""
+    queries = plan[1]
+    return tuple((m.role, m.content) for m in queries[0].messages[:-1]) if queries else ()
 
 
 @contextmanager

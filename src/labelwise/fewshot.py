@@ -43,16 +43,22 @@ class FewShot:
 
     def __init__(self, mode: str, pool: Sequence[Record], fields: Sequence[str], k: int = 4,
                  balanced: bool = True, seed: int = 0, encoder: Encoder | None = None, store: object = None,
-                 label_key: Callable[[object], str] | None = None) -> None:
+                 label_key: Callable[[object], str] | None = None, order: str = "similar_last") -> None:
         """``label_key`` groups examples for balancing (default: the label itself; NER groups
-        sentences by the entity types they contain)."""
-        self.mode, self.k, self.balanced, self.seed = mode, k, balanced, seed
+        sentences by the entity types they contain). ``order`` (nearest): ``similar_last`` puts
+        the most similar example next to the question; ``shared_first`` orders each item's
+        examples by how central they are in the example pool (see :meth:`centrality`), so items
+        that retrieve the same popular examples share a prompt prefix."""
+        if order not in ("similar_last", "shared_first"):
+            raise ValueError(f"unknown example order {order!r}")
+        self.mode, self.k, self.balanced, self.seed, self.order = mode, k, balanced, seed, order
         self.pool = [r for r in pool if r.gold is not None]
         self.fields = tuple(fields)
         self.labels = [(label_key or _label_key)(r.gold) for r in self.pool]
         self.texts = [record_text(r, fields) for r in self.pool]
         self._encoder, self._store = encoder or Encoder(), store
         self._vectors: np.ndarray | None = None
+        self._rank: np.ndarray | None = None  # shared_first: each example's place, most central first
 
     def _choose(self, ranked: Sequence[int]) -> list[Record]:
         idx = balanced_pick(ranked, self.labels, self.k) if self.balanced else list(ranked[: self.k])
@@ -78,10 +84,35 @@ class FewShot:
             rng = random.Random(self.seed * 1_000_003 + zlib.crc32(r.id.encode()))
             rng.shuffle(allowed)
             return self._choose(allowed)
+        q = encode_cached(self._encoder, [record_text(r, self.fields)], self._store)[0]
+        sims = self.vectors()[allowed] @ q
+        ranked = [allowed[i] for i in np.argsort(-sims, kind="stable")]
+        idx = balanced_pick(ranked, self.labels, self.k) if self.balanced else list(ranked[: self.k])
+        if self.order == "shared_first":
+            rank = self.centrality_rank()
+            return [self.pool[i] for i in sorted(idx, key=lambda i: rank[i])]
+        return [self.pool[i] for i in idx][::-1]  # most similar last, nearest to the question
+
+    def vectors(self) -> np.ndarray:
         if self._vectors is None:
             self._vectors = encode_cached(self._encoder, self.texts, self._store)
-        q = encode_cached(self._encoder, [record_text(r, self.fields)], self._store)[0]
-        sims = self._vectors[allowed] @ q
-        ranked = [allowed[i] for i in np.argsort(-sims, kind="stable")]
-        chosen = self._choose(ranked)
-        return chosen[::-1]  # most similar last, nearest to the question
+        return self._vectors
+
+    def centrality_rank(self, rows: int = 2048) -> np.ndarray:
+        """Each example's place when the pool is ordered by how often the example is among the
+        ``k`` nearest of the other examples (ties: pool order) -- a property of the pool alone,
+        so an item's prompt never depends on which other items are labeled with it, and the
+        examples many items retrieve come first in every prompt that has them."""
+        if self._rank is None:
+            v = self.vectors()
+            n, k = v.shape[0], min(self.k, max(v.shape[0] - 1, 0))
+            hits = np.zeros(n, dtype=np.int64)
+            for start in range(0, n, rows) if k else ():
+                sims = v[start:start + rows] @ v.T
+                sims[np.arange(sims.shape[0]), np.arange(start, start + sims.shape[0])] = -np.inf  # not itself
+                top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+                np.add.at(hits, top.ravel(), 1)
+            order = np.lexsort((np.arange(n), -hits))
+            self._rank = np.empty(n, dtype=np.int64)
+            self._rank[order] = np.arange(n)
+        return self._rank

@@ -46,6 +46,7 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 class LlamaCppAnnotator:
     backend = "llamacpp"
+    reuses_prefix = True  # the engine orders its work so consecutive prompts share prefixes
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
@@ -61,6 +62,7 @@ class LlamaCppAnnotator:
         self._control_text: dict[int, str] = {}
         self._control_re: Any = None
         self.threads: Any = None  # machine.Threads, decided when the model loads
+        self._fifo: dict[Any, asyncio.Lock] = {}  # per event loop: answers in the order asked
 
     @property
     def id(self) -> str:
@@ -316,7 +318,16 @@ class LlamaCppAnnotator:
             return self._score_sync(query) if query.choices else self._generate_sync(query)
 
     async def answer(self, query: Query) -> Response:
-        return await asyncio.to_thread(self.answer_sync, query)
+        """One item at a time, in the order the engine asked (asyncio's lock wakes waiters first
+        come, first served; threads on a threading.Lock would take the model in any order), so
+        the engine's prefix-sharing order is the order the model sees."""
+        loop = asyncio.get_running_loop()
+        lock = self._fifo.get(loop)
+        if lock is None:
+            self._fifo = {loop: asyncio.Lock()}  # one event loop per run: older loops' locks are dropped
+            lock = self._fifo[loop]
+        async with lock:
+            return await asyncio.to_thread(self.answer_sync, query)
 
     async def aclose(self) -> None:
         """Nothing to release per run: the model stays loaded for the next run in this process."""

@@ -34,11 +34,14 @@ annotator:
   temperature: 0.7            # for those votes
   calibrate: false            # subtract the content-free prior from choice scores
   n_ctx: 2048                 # llamacpp context size
+  # n_threads: 2              # llamacpp threads; unset: the cores other processes leave free
 
 few_shot:
   mode: none                  # none | fixed | random | nearest (by all-MiniLM-L6-v2 embedding)
   k: 4
   balanced: true              # the same number of examples per label where possible
+  order: similar_last         # nearest: similar_last | shared_first (popular examples first: prompts
+                              #   share prefixes, so the embedded model re-reads less)
   path: data/yelp_examples.csv
 
 budget:                       # any of these; the run stops before exceeding one
