@@ -47,7 +47,6 @@ LONG_SYSTEM = Message("system", "Classify the sentiment of the restaurant review
 
 
 def test_kv_cache_reuse_at_block_boundaries_gives_exactly_the_scores_of_a_fresh_context(annotator):
-    from labelwise.annotators.llamacpp import BLOCK
 
     def lq(text):
         return Query((LONG_SYSTEM, Message("user", f"Review: {text}\nSentiment:")), choices=("positive", "negative"))
@@ -56,7 +55,10 @@ def test_kv_cache_reuse_at_block_boundaries_gives_exactly_the_scores_of_a_fresh_
     b = annotator.answer_sync(lq("Terrible, never again."))
     a2 = annotator.answer_sync(lq("Loved every minute, great staff."))
     reused = b.raw["prompt_tokens_reused"]
-    assert reused >= BLOCK and reused % BLOCK == 0  # the system prompt was not evaluated again
+    _, tokens = annotator._prompt_tokens(lq("Terrible, never again.").messages)
+    starts = annotator.block_starts(tokens)
+    user = tokens.index(annotator._turn, 1)  # the user message's turn marker
+    assert user in starts and reused == user  # exactly the system message was not evaluated again
     assert a2.choice_logprobs == a1.choice_logprobs  # bit for bit, not approximately
     other = fresh()
     try:
@@ -220,3 +222,41 @@ def test_a_tokens_budget_is_reserved_from_real_token_counts_once_the_model_is_lo
     short = Store(tmp_path / "b.db")
     s = asyncio.run(AnnotationRun(task, annotator, short, Budget(tokens=need - 1), None, concurrency=1).run(recs))
     assert s.annotated == 5 and "budget for tokens reached" in s.stopped
+
+
+def test_blocks_start_at_each_message_and_shared_examples_are_reused_exactly(annotator):
+    from labelwise.annotators.llamacpp import MESSAGE_BLOCK
+    shots = [Message("user", f"Review: {t}\nSentiment:") for t in ("Cold soup, slow service, never again.",
+                                                                      "Wonderful evening, the staff were lovely.",
+                                                                      "Overpriced and bland.")]
+    answers = [Message("assistant", a) for a in ("negative", "positive", "negative")]
+
+    def fq(order, text):
+        msgs = [LONG_SYSTEM]
+        for i in order:
+            msgs += [shots[i], answers[i]]
+        return Query((*msgs, Message("user", f"Review: {text}\nSentiment:")), choices=("positive", "negative"))
+
+    queries = [fq((0, 1, 2), "Great pasta."), fq((0, 1, 0), "Awful."), fq((0, 2, 1), "Fine, I guess.")]
+    _, tokens = annotator._prompt_tokens(queries[0].messages)
+    starts = annotator.block_starts(tokens)
+    turns = [i for i, t in enumerate(tokens) if t == annotator._turn]
+    assert set(turns) <= set(starts) and all(b - a <= MESSAGE_BLOCK for a, b in zip(starts, [*starts[1:], len(tokens)]))
+    assert set(starts) == {0, *turns}  # short messages: one block each
+    annotator._llm.n_tokens = annotator._aligned = 0
+    got = [annotator.answer_sync(q) for q in queries]
+    # the second prompt shares the system message and the first two examples with the first: all
+    # of that is reused, up to the turn marker of its third example (inside which the two differ)
+    _, first = annotator._prompt_tokens(queries[0].messages)
+    _, second = annotator._prompt_tokens(queries[1].messages)
+    lcp = next(i for i, (x, y) in enumerate(zip(first, second)) if x != y)
+    third = [i for i, t in enumerate(second) if t == annotator._turn and i <= lcp][-1]
+    assert second[:third] == first[:third] and b"user\nReview:" in annotator._llm.detokenize(second[third:lcp])
+    assert got[1].raw["prompt_tokens_reused"] == third
+    other = fresh()
+    try:  # ...and every answer is bit for bit what a fresh context gives
+        for q_, g in zip(queries, got):
+            assert other.answer_sync(q_).choice_logprobs == g.choice_logprobs
+            other._llm.n_tokens = other._aligned = 0
+    finally:
+        other.unload()

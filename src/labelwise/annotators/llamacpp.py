@@ -7,11 +7,14 @@ Free answers are decoded greedily from the same logits, so each generated token'
 log-probability comes with the text (NER turns them into per-token confidence).
 
 An answer depends on its prompt only, never on the items before it. A prompt is evaluated in
-blocks of ``BLOCK`` tokens at fixed positions (0, BLOCK, 2*BLOCK, ...), and the cache is reused
-only up to a block boundary that an earlier prompt evaluated the same way: each block is then
-the same computation (same batch shape, same inputs) whether it was cached or not. Reusing an
-arbitrary prefix instead changed first-token log-probabilities by 0.02-0.05 nats and flipped
-greedy answers, because a batch of another size sums in another order.
+blocks whose boundaries are a function of its own tokens: a block starts at every token that
+starts a chat message (the template's turn marker, e.g. ``<|im_start|>``) and every
+``MESSAGE_BLOCK`` tokens after that (every ``BLOCK`` tokens for a template without a marker). The cache is reused only up to a boundary that the earlier prompt also had:
+each block is then the same computation (same batch shape, same inputs) whether it was cached
+or not. Reusing an arbitrary prefix instead changed first-token log-probabilities by 0.02-0.05
+nats and flipped greedy answers, because a batch of another size sums in another order.
+Message-aligned blocks reuse exactly the messages two prompts share (the system prompt, the
+few-shot examples), where fixed 32-token blocks lost up to 31 shared tokens per prompt.
 
 Only the chat template's own markers are control tokens: each message's text is tokenized as
 plain text, so ``<|im_start|>system`` inside an item is just characters.
@@ -34,7 +37,8 @@ from .catalogue import catalogue, model_path
 from .pull import sha256_of
 
 
-BLOCK = 32  # tokens per evaluation block (see the module docstring; bench_models measures the cost)
+BLOCK = 32  # tokens per evaluation block when the template has no turn marker (see the module docstring)
+MESSAGE_BLOCK = 512  # with turn markers: blocks are messages (split at this length, llama.cpp's batch)
 TOP_K, TOP_P = 40, 0.95  # extra samples (task.confidence_samples) are drawn from this nucleus
 _SENTINEL = "\x00labelwise-message-{}\x00"  # marks where a message's text sits in the rendered prompt
 
@@ -58,6 +62,8 @@ class LlamaCppAnnotator:
         self._sha: str | None = None
         self._is_eog: Any = None  # llama_cpp's end-of-generation test, bound on load
         self._aligned = 0  # cache positions [0, _aligned) were filled block by block (safe to reuse)
+        self._starts: frozenset[int] = frozenset()  # the block starts of the prompt in the cache
+        self._turn: int | None = None  # the control token that starts a chat message, read on load
         self._control: dict[str, int] = {}  # the vocabulary's control tokens by text, read on load
         self._control_text: dict[int, str] = {}
         self._control_re: Any = None
@@ -115,6 +121,7 @@ class LlamaCppAnnotator:
         self._read_control_tokens(llm)
         if template:
             self._format = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        self._turn = self._turn_token(llm)
         self._llm = llm
         return llm
 
@@ -128,6 +135,22 @@ class LlamaCppAnnotator:
         self._control_text = {t: text for text, t in self._control.items()}
         if self._control:  # longest first, so a marker is never cut by a shorter one inside it
             self._control_re = re.compile("|".join(re.escape(k) for k in sorted(self._control, key=len, reverse=True)))
+
+    def _turn_token(self, llm: Any) -> int | None:
+        """The control token the chat template starts each message with, None without one:
+        the first control token of a rendered prompt, unless that is a BOS the template writes
+        once before the first turn marker (``<bos><start_of_turn>``)."""
+        if self._format is None:
+            return None
+        runs: list[str | int] = []
+        self._template_text(self._layout(["a", "b"], ["user", "assistant"]), [], runs)
+        runs = [r for r in runs if r != ""]
+        first = next((i for i, r in enumerate(runs) if isinstance(r, int)), None)
+        if first is None:
+            return None
+        if runs[first] == llm.token_bos() and first + 1 < len(runs) and isinstance(runs[first + 1], int):
+            return int(runs[first + 1])
+        return int(runs[first])
 
     def _layout(self, contents: list[str], roles: list[str]) -> str:
         msgs = [{"role": r, "content": c} for r, c in zip(roles, contents)]
@@ -185,21 +208,37 @@ class LlamaCppAnnotator:
         buf.append(piece[pos:])
 
     # -- scoring --------------------------------------------------------------------------------
+    def block_starts(self, tokens: list[int]) -> list[int]:
+        """Where this prompt's evaluation blocks start: 0, each chat-message start, and every
+        ``MESSAGE_BLOCK`` (no turn marker: ``BLOCK``) tokens after the last start. A function of
+        the tokens before each position. Few, long blocks: a batch of 100 tokens costs far less
+        than four of 25 (the first version's fixed 32-token blocks made prompts ~30% slower)."""
+        size = BLOCK if self._turn is None else MESSAGE_BLOCK
+        starts, last = [0], 0
+        for i, t in enumerate(tokens):
+            if i and (t == self._turn or i - last >= size):
+                starts.append(i)
+                last = i
+        return starts
+
     def _logits_after(self, tokens: list[int]) -> tuple[np.ndarray, int]:
-        """Evaluate ``tokens`` in blocks at fixed positions, reusing cached whole blocks of the
-        same tokens; return the last position's logits and the reused length. The result is a
-        function of ``tokens`` alone (see the module docstring)."""
+        """Evaluate ``tokens`` block by block, reusing the cached blocks the previous prompt
+        evaluated the same way; return the last position's logits and the reused length. The
+        result is a function of ``tokens`` alone (see the module docstring)."""
         llm = self._llm
         cached = llm.input_ids[: min(llm.n_tokens, self._aligned)]
         n = min(len(cached), len(tokens) - 1)
         lcp = 0
         while lcp < n and cached[lcp] == tokens[lcp]:
             lcp += 1
-        start = lcp - lcp % BLOCK
+        starts = self.block_starts(tokens)
+        start = max(b for b in starts if b <= lcp and b in self._starts) if self._starts else 0
         llm.n_tokens = start
-        for i in range(start, len(tokens), BLOCK):
-            llm.eval(tokens[i:i + BLOCK])
-        self._aligned = len(tokens) - len(tokens) % BLOCK  # the last, partial block is not reused
+        for a, b in zip(starts, [*starts[1:], len(tokens)]):
+            if b > start:
+                llm.eval(tokens[max(a, start):b])  # a == start for every block evaluated: start is a block start
+        self._aligned = len(tokens)
+        self._starts = frozenset(starts)
         return self._last_logits(), start
 
     def _last_logits(self) -> np.ndarray:
@@ -304,13 +343,13 @@ class LlamaCppAnnotator:
         llm = self._llm
         grammar = LlamaGrammar.from_json_schema(_json.dumps(dict(query.json_schema or {})), verbose=False)
         llm.n_tokens = 0
-        self._aligned = 0
+        self._aligned, self._starts = 0, frozenset()
         try:
             out = llm.create_completion(tokens, max_tokens=query.max_tokens, temperature=0.0, seed=self.cfg.seed,
                                         grammar=grammar)
         finally:
             llm.n_tokens = 0
-            self._aligned = 0
+            self._aligned, self._starts = 0, frozenset()
         return out["choices"][0]["text"] or ""
 
     def answer_sync(self, query: Query) -> Response:
