@@ -6,7 +6,8 @@ One SST-2 validation sample, the same model and thread count throughout. Per few
 1. ``estimate`` on a fresh project (it times the model on a few pending items, kept), then
    ``annotate`` of the rest through the engine: seconds per item and prompt tokens the model
    evaluated per item (not taken from its KV cache), and the estimate next to the real time;
-2. a raw loop over exactly the prompts labelwise rendered (its tokens), in the engine's order,
+2. a raw loop over exactly the prompts labelwise rendered (its tokens), in the engine's order
+   (half before the labelwise run, half after, so both span the same stretch of machine time),
    with the same model file and threads: llama-cpp-python's own ``eval`` after the longest
    cached prefix (any length), first-token log-probabilities of each label, extra tokens
    evaluated one at a time. This is the floor: the model's own work and nothing else.
@@ -33,6 +34,7 @@ from bench_models import sst2  # noqa: E402
 from results import write_section  # noqa: E402
 
 from labelwise import Project  # noqa: E402
+from labelwise.engine import _shared_prefix_order  # noqa: E402
 from labelwise.estimate import estimate  # noqa: E402
 
 MODES = ("zero-shot", "fixed-4", "nearest-4 file order", "nearest-4 sorted", "nearest-4 shared_first sorted")
@@ -132,18 +134,28 @@ def main() -> None:
         e = estimate(p, calibrate=6)
         est_wall = time.perf_counter() - t0
         predicted = e["seconds_approx"] - e["calibration"]["load_s"]  # the same process: the model stays loaded
-        spy = Spy(p.annotator)
         if mode == "nearest-4 file order":
             p.annotator.reuses_prefix = False
-        s = p.run(watch_gold=False)
-        done = s.annotated
-        lw_item = s.seconds / max(done, 1)
-        lw_eval = float(np.mean(spy.evaluated[-done:])) if done else 0.0
-        # the raw loop: the very prompts the model saw (calibration items first, then the run's order)
-        toks = [p.annotator._prompt_tokens(q.messages)[1] for q in spy.prompts]
+        # the prompts the engine is about to ask, in its order; the raw loop scores the first half
+        # before the labelwise run and the second half after it, so both span the same stretch of time
+        plans = p.annotation_run().pending(p.read_data())[0]
+        if p.annotator.reuses_prefix:
+            plans = sorted(plans, key=_shared_prefix_order)
+        toks = [p.annotator._prompt_tokens(pl[1][0].messages)[1] for pl in plans]
         ctoks = [raw.tokenize(c.encode(), add_bos=False, special=False) for c in p.task.labels]
+        half = len(toks) // 2
         raw.n_tokens = 0
-        raw_item, raw_eval, _ = raw_loop(raw, toks[-done:], ctoks)
+        r1 = raw_loop(raw, toks[:half], ctoks)
+        spy = Spy(p.annotator)
+        s = p.run(watch_gold=False)
+        raw.n_tokens = 0
+        r2 = raw_loop(raw, toks[half:], ctoks)
+        done = s.annotated
+        assert [q.messages for q in spy.prompts] == [pl[1][0].messages for pl in plans]  # the same prompts, same order
+        lw_item = s.seconds / max(done, 1)
+        lw_eval = float(np.mean(spy.evaluated)) if done else 0.0
+        raw_item = (r1[0] * half + r2[0] * (len(toks) - half)) / len(toks)
+        raw_eval = (r1[1] * half + r2[1] * (len(toks) - half)) / len(toks)
         rows.append({"mode": mode, "lw": lw_item, "lw_eval": lw_eval, "raw": raw_item, "raw_eval": raw_eval,
                      "predicted": predicted, "actual": s.seconds, "items": done, "estimate_s": est_wall,
                      "load": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}", "accuracy": accuracy(p)})
@@ -161,7 +173,8 @@ def main() -> None:
                      f"{r['accuracy']:.3f} | {r['load']} |")
     body = (f"{a.model}, {a.threads} threads, {a.n} SST-2 validation sentences; examples from {a.pool} SST-2 train "
             f"sentences. Each labelwise row: `estimate` on a fresh project (times 6 items, kept), then the engine "
-            f"labels the other {a.n - 6}; its raw loop then scores exactly those prompts in the same order "
+            f"labels the other {a.n - 6}; the raw loop scores exactly those prompts in the same order, the first "
+            f"half just before the labelwise run and the second half just after it "
             f"(llama-cpp-python, longest cached prefix of any length). 'tokens evaluated' are prompt tokens not "
             f"taken from the KV cache; labelwise reuses whole 32-token blocks only (answers independent of "
             f"order), the raw loop any prefix. Accuracy is on the {a.n} items (its 95% interval is about "

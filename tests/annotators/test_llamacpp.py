@@ -239,10 +239,15 @@ def test_blocks_start_at_each_message_and_shared_examples_are_reused_exactly(ann
 
     queries = [fq((0, 1, 2), "Great pasta."), fq((0, 1, 0), "Awful."), fq((0, 2, 1), "Fine, I guess.")]
     _, tokens = annotator._prompt_tokens(queries[0].messages)
-    starts = annotator.block_starts(tokens)
+    roles = [m.role for m in queries[0].messages]
+    starts = annotator.block_starts(tokens, roles)
     turns = [i for i, t in enumerate(tokens) if t == annotator._turn]
-    assert set(turns) <= set(starts) and all(b - a <= MESSAGE_BLOCK for a, b in zip(starts, [*starts[1:], len(tokens)]))
-    assert set(starts) == {0, *turns}  # short messages: one block each
+    assert len(turns) in (len(roles), len(roles) + 1)  # one turn marker per message (+ the answer header)
+    # a block per question (system, each example's question with its answer, the item with the
+    # answer header): the points another prompt may share up to, and no more
+    assert set(starts) == {0} | {i for i, r in zip(turns, [*roles, "assistant"]) if r != "assistant"}
+    assert all(b - a <= MESSAGE_BLOCK for a, b in zip(starts, [*starts[1:], len(tokens)]))
+    assert annotator.block_starts(tokens) == [0, *[t for t in turns[:-1] if t]]  # without roles: all but the header
     annotator._llm.n_tokens = annotator._aligned = 0
     got = [annotator.answer_sync(q) for q in queries]
     # the second prompt shares the system message and the first two examples with the first: all

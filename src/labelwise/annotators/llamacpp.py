@@ -14,7 +14,8 @@ each block is then the same computation (same batch shape, same inputs) whether 
 or not. Reusing an arbitrary prefix instead changed first-token log-probabilities by 0.02-0.05
 nats and flipped greedy answers, because a batch of another size sums in another order.
 Message-aligned blocks reuse exactly the messages two prompts share (the system prompt, the
-few-shot examples), where fixed 32-token blocks lost up to 31 shared tokens per prompt.
+few-shot examples), where fixed 32-token blocks lost up to 31 shared tokens per prompt; and as
+each block costs a pass over the weights, only messages another prompt may share start one.
 
 Only the chat template's own markers are control tokens: each message's text is tokenized as
 plain text, so ``<|im_start|>system`` inside an item is just characters.
@@ -26,7 +27,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -208,20 +209,32 @@ class LlamaCppAnnotator:
         buf.append(piece[pos:])
 
     # -- scoring --------------------------------------------------------------------------------
-    def block_starts(self, tokens: list[int]) -> list[int]:
-        """Where this prompt's evaluation blocks start: 0, each chat-message start, and every
-        ``MESSAGE_BLOCK`` (no turn marker: ``BLOCK``) tokens after the last start. A function of
-        the tokens before each position. Few, long blocks: a batch of 100 tokens costs far less
-        than four of 25 (the first version's fixed 32-token blocks made prompts ~30% slower)."""
-        size = BLOCK if self._turn is None else MESSAGE_BLOCK
+    def block_starts(self, tokens: list[int], roles: Sequence[str] | None = None) -> list[int]:
+        """Where this prompt's evaluation blocks start: 0, the turn marker of each message that
+        another prompt could share up to (a system or user message: an assistant message is an
+        example's answer, which follows its own question, or the answer header), and every
+        ``MESSAGE_BLOCK`` (no turn marker: ``BLOCK``) tokens after the last start. Every block
+        costs llama.cpp a pass over the weights however short it is, so there are as few as
+        reuse allows: zero-shot evaluates one block per item, a few-shot prompt one per example
+        it does not share with the prompt before. A function of the prompt alone."""
+        if self._turn is None:
+            marks: set[int] = set()
+            size = BLOCK
+        else:
+            size = MESSAGE_BLOCK
+            turns = [i for i, t in enumerate(tokens) if t == self._turn]
+            if roles is not None and len(turns) in (len(roles), len(roles) + 1):
+                marks = {i for i, role in zip(turns, [*roles, "assistant"]) if role != "assistant"}
+            else:  # a template whose turns do not map onto the messages: every turn but the header
+                marks = set(turns[:-1])
         starts, last = [0], 0
-        for i, t in enumerate(tokens):
-            if i and (t == self._turn or i - last >= size):
+        for i in range(1, len(tokens)):
+            if i in marks or i - last >= size:
                 starts.append(i)
                 last = i
         return starts
 
-    def _logits_after(self, tokens: list[int]) -> tuple[np.ndarray, int]:
+    def _logits_after(self, tokens: list[int], roles: Sequence[str] | None = None) -> tuple[np.ndarray, int]:
         """Evaluate ``tokens`` block by block, reusing the cached blocks the previous prompt
         evaluated the same way; return the last position's logits and the reused length. The
         result is a function of ``tokens`` alone (see the module docstring)."""
@@ -231,7 +244,7 @@ class LlamaCppAnnotator:
         lcp = 0
         while lcp < n and cached[lcp] == tokens[lcp]:
             lcp += 1
-        starts = self.block_starts(tokens)
+        starts = self.block_starts(tokens, roles)
         start = max(b for b in starts if b <= lcp and b in self._starts) if self._starts else 0
         llm.n_tokens = start
         for a, b in zip(starts, [*starts[1:], len(tokens)]):
@@ -253,7 +266,7 @@ class LlamaCppAnnotator:
         longest = max((len(t) for t in choice_tokens.values()), default=0)
         if len(tokens) + longest > self.cfg.n_ctx:
             raise ItemError(f"prompt has {len(tokens)} tokens, more than annotator.n_ctx={self.cfg.n_ctx} allows")
-        first, reused = self._logits_after(tokens)
+        first, reused = self._logits_after(tokens, [m.role for m in query.messages])
         first_lp = _log_softmax(first)
         scores: dict[str, float] = {}
         evaluated = 0
@@ -273,13 +286,13 @@ class LlamaCppAnnotator:
                         latency_s=time.perf_counter() - t0, raw=raw)
 
     def _decode(self, tokens: list[int], max_tokens: int, temperature: float = 0.0,
-                seed: int = 0) -> tuple[list[int], list[float]]:
+                seed: int = 0, roles: Sequence[str] | None = None) -> tuple[list[int], list[float]]:
         """Decode from the logits: greedily at temperature 0, else sampled from the top-k /
         top-p nucleus with a seeded generator. Keeps each chosen token's log-probability (what
         ``create_completion(logprobs=...)`` could only give with ``logits_all=True``, i.e. a
         logits buffer of n_ctx x vocabulary floats)."""
         llm = self._llm
-        logits, _ = self._logits_after(tokens)
+        logits, _ = self._logits_after(tokens, roles)
         rng = np.random.default_rng(seed)
         out: list[int] = []
         lps: list[float] = []
@@ -318,14 +331,15 @@ class LlamaCppAnnotator:
             completion = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
             raw: dict[str, Any] = {"prompt": prompt, "grammar": True}
         else:  # greedy from the logits: same answer as temperature 0, plus token log-probabilities
-            ids, lps = self._decode(tokens, query.max_tokens)
+            ids, lps = self._decode(tokens, query.max_tokens, roles=[m.role for m in query.messages])
             text, pieces = self._pieces(ids, lps)
             completion = len(ids)
             raw = {"prompt": prompt, "completion_tokens": ids}
         texts = [text]
         samples = []
         for i in range(1, query.samples):  # extra answers at the configured temperature, seeded
-            ids, _ = self._decode(tokens, query.max_tokens, self.cfg.temperature or 0.7, self.cfg.seed + i)
+            ids, _ = self._decode(tokens, query.max_tokens, self.cfg.temperature or 0.7, self.cfg.seed + i,
+                                  roles=[m.role for m in query.messages])
             texts.append(self._pieces(ids, [0.0] * len(ids))[0])
             samples.append(ids)
             completion += len(ids)
