@@ -1,14 +1,16 @@
 """The cost of deterministic KV-cache reuse in the embedded backend.
 
-The embedded backend reuses the cached prompt prefix only at block boundaries (``BLOCK``
-tokens, fixed positions), so an answer depends on its prompt alone. This bench labels the same
+The embedded backend reuses the cached prompt prefix only at block starts (see the backend's
+docstring), so an answer depends on its prompt alone. This bench labels the same
 SST-2 sentences with the same 4-shot prompts under each way of evaluating a prompt, twice: once
 in order (the KV cache reused across items) and once with the cache cleared before each item
 (the reference: what the same prompt gives in a fresh context, evaluated the same way). It
 reports seconds per item of both, and how many items' choice log-probabilities / labels differ:
 
-- ``any prefix``: the previous behaviour, reuse of the longest cached prefix of any length;
-- ``block B``: reuse up to a multiple of B tokens (B = 16, 32, 64; 32 is the default).
+- ``any prefix``: the first behaviour, reuse of the longest cached prefix of any length;
+- ``fixed 32-token blocks``: the second, blocks at 0, 32, 64, ... (reuse up to a multiple of 32);
+- ``message blocks``: the default now, a block per system or user message (see the backend's
+  docstring): reuse of exactly the messages two prompts share, one weights pass per block.
 
 A different block size is a different computation (other batch shapes round differently), so
 each mode is compared with its own fresh reference; the modes' speeds are comparable directly.
@@ -34,7 +36,7 @@ from labelwise.config import AnnotatorConfig, TaskConfig  # noqa: E402
 from labelwise.fewshot import FewShot  # noqa: E402
 from labelwise.tasks import make_task  # noqa: E402
 
-def any_prefix(self, tokens):  # the previous _logits_after: the longest cached prefix, one batch
+def any_prefix(self, tokens, roles=None):  # the previous _logits_after: the longest cached prefix, one batch
     llm = self._llm
     cached = llm.input_ids[: llm.n_tokens]
     n = min(len(cached), len(tokens) - 1)
@@ -43,7 +45,7 @@ def any_prefix(self, tokens):  # the previous _logits_after: the longest cached 
         lcp += 1
     llm.n_tokens = lcp
     llm.eval(tokens[lcp:])
-    self._aligned = 0
+    self._aligned, self._starts = 0, frozenset()
     return self._last_logits(), lcp
 
 
@@ -54,22 +56,21 @@ def label(resp):
 def run(ann, queries, mode, fresh=False):
     """(seconds per item, choice log-probs per item) with the KV reuse of ``mode``; ``fresh``
     clears the cache before every item."""
-    orig = lc.LlamaCppAnnotator._logits_after
+    orig_logits, orig_starts = lc.LlamaCppAnnotator._logits_after, lc.LlamaCppAnnotator.block_starts
     if mode == "any prefix":
         lc.LlamaCppAnnotator._logits_after = any_prefix
-    elif mode.startswith("block"):
-        lc.BLOCK = int(mode.split()[1])
+    elif mode == "fixed 32-token blocks":
+        lc.LlamaCppAnnotator.block_starts = lambda self, tokens, roles=None: list(range(0, len(tokens), 32))
     out = []
     t0 = time.perf_counter()
     try:
         for q in queries:
             if fresh:
                 ann._llm.n_tokens = 0
-                ann._aligned = 0
+                ann._aligned, ann._starts = 0, frozenset()
             out.append(ann.answer_sync(q).choice_logprobs)
     finally:
-        lc.LlamaCppAnnotator._logits_after = orig
-        lc.BLOCK = 32
+        lc.LlamaCppAnnotator._logits_after, lc.LlamaCppAnnotator.block_starts = orig_logits, orig_starts
     return (time.perf_counter() - t0) / len(queries), out
 
 
@@ -89,7 +90,7 @@ def main() -> None:
     ann.answer_sync(queries[0])  # load the model outside the timings
     load = os.getloadavg()[0]
     rows = []
-    for mode in ("any prefix", "block 16", "block 32", "block 64"):
+    for mode in ("any prefix", "fixed 32-token blocks", "message blocks"):
         ref_s, ref = run(ann, queries, mode, fresh=True)
         secs, got = run(ann, queries, mode)
         diff = [max(abs(g[c] - r[c]) for c in r) for g, r in zip(got, ref)]
@@ -102,7 +103,7 @@ def main() -> None:
             "fresh | labels that differ | max abs diff (nats) |",
             "|---|---|---|---|---|---|"]
     body += [f"| {m} | {s:.3f} | {r:.3f} | {d} of {args.n} | {f} | {x:.4f} |" for m, s, r, d, f, x in rows]
-    body += ["", f"Load average before / after: {load:.2f} / {os.getloadavg()[0]:.2f} (2 cores). The default is block 32. With n={args.n}, a label flip rate below 1/{args.n} cannot be "
+    body += ["", f"Load average before / after: {load:.2f} / {os.getloadavg()[0]:.2f} (2 cores). The default is message blocks. With n={args.n}, a label flip rate below 1/{args.n} cannot be "
              "told from zero; the score differences show whether the answer depends on the items before it."]
     write_section("kv-reuse", "Embedded backend: deterministic KV-cache reuse", "\n".join(body),
                   f"python bench/bench_kv_reuse.py --n {args.n} --model {args.model}")

@@ -35,10 +35,13 @@ def test_the_embedded_model_is_timed_on_a_few_pending_items_which_stay_annotated
     p = Project.open(d)
     e = estimate(p, calibrate=4)
     cal = e["calibration"]
-    assert cal["items"] == 4 and cal["per_item_s"] > 0 and cal["load_s"] > 0
+    assert cal["items"] == 4 and cal["per_token_s"] > 0 and cal["load_s"] > 0
     assert e["already_annotated"] == 4 and e["to_annotate"] == 196 and e["new_calls"] == 196
-    assert e["seconds_approx"] == pytest.approx(cal["load_s"] + cal["per_item_s"] * 196)
+    # the rest is predicted from the prompt tokens the run will evaluate, replayed in its order
+    assert cal["rest_tokens"] > 196 and e["seconds_approx"] == pytest.approx(cal["load_s"] + cal["rest_s"])
+    assert cal["rest_s"] == pytest.approx(cal["per_token_s"] * cal["rest_tokens"])
     assert "measured now on 4 item(s)" in e["seconds_basis"] and "1 thread(s)" in e["seconds_basis"]
+    assert "ms per evaluated prompt token" in e["seconds_basis"]
     assert len(p.current_annotations()) == 4  # kept: annotate will not ask them again
     assert p.store.spent()["calls"] == 4
     r = runner.invoke(app, ["estimate", "-p", str(d), "--calibrate", "0"])  # past calls only: nothing more asked

@@ -249,7 +249,11 @@ def test_blocks_start_at_each_message_and_shared_examples_are_reused_exactly(ann
     assert all(b - a <= MESSAGE_BLOCK for a, b in zip(starts, [*starts[1:], len(tokens)]))
     assert annotator.block_starts(tokens) == [0, *[t for t in turns[:-1] if t]]  # without roles: all but the header
     annotator._llm.n_tokens = annotator._aligned = 0
+    annotator._starts = frozenset()
     got = [annotator.answer_sync(q) for q in queries]
+    # the replay estimate uses is exactly what the model did
+    prompts = [(q_.messages, annotator._prompt_tokens(q_.messages)[1]) for q_ in queries]
+    assert annotator.evaluated_tokens(prompts) == [g.usage.prompt_tokens - g.raw["prompt_tokens_reused"] for g in got]
     # the second prompt shares the system message and the first two examples with the first: all
     # of that is reused, up to the turn marker of its third example (inside which the two differ)
     _, first = annotator._prompt_tokens(queries[0].messages)

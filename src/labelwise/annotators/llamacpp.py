@@ -239,13 +239,8 @@ class LlamaCppAnnotator:
         evaluated the same way; return the last position's logits and the reused length. The
         result is a function of ``tokens`` alone (see the module docstring)."""
         llm = self._llm
-        cached = llm.input_ids[: min(llm.n_tokens, self._aligned)]
-        n = min(len(cached), len(tokens) - 1)
-        lcp = 0
-        while lcp < n and cached[lcp] == tokens[lcp]:
-            lcp += 1
         starts = self.block_starts(tokens, roles)
-        start = max(b for b in starts if b <= lcp and b in self._starts) if self._starts else 0
+        start = _reuse_point(llm.input_ids[: min(llm.n_tokens, self._aligned)], self._starts, tokens, starts)
         llm.n_tokens = start
         for a, b in zip(starts, [*starts[1:], len(tokens)]):
             if b > start:
@@ -253,6 +248,19 @@ class LlamaCppAnnotator:
         self._aligned = len(tokens)
         self._starts = frozenset(starts)
         return self._last_logits(), start
+
+    def evaluated_tokens(self, prompts: Sequence[tuple[Sequence[Message], list[int]]]) -> list[int]:
+        """The prompt tokens each of these (messages, tokens) would evaluate, asked in this
+        order from an empty cache: exactly what the run will do, as answers never change the
+        reusable prefix (``estimate`` predicts a run's time from it)."""
+        prev: Sequence[int] = ()
+        prev_starts: frozenset[int] = frozenset()
+        out = []
+        for messages, tokens in prompts:
+            starts = self.block_starts(tokens, [m.role for m in messages])
+            out.append(len(tokens) - _reuse_point(prev, prev_starts, tokens, starts))
+            prev, prev_starts = tokens, frozenset(starts)
+        return out
 
     def _last_logits(self) -> np.ndarray:
         ptr = self._llm._ctx.get_logits_ith(-1)
@@ -385,11 +393,26 @@ class LlamaCppAnnotator:
     async def aclose(self) -> None:
         """Nothing to release per run: the model stays loaded for the next run in this process."""
 
+    def load(self) -> None:
+        """Load the model now (``estimate`` times the load apart from the answers)."""
+        with self._lock:
+            self._load()
+
     def unload(self) -> None:
         with self._lock:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+
+
+def _reuse_point(cached: Sequence[int], cached_starts: frozenset[int], tokens: list[int], starts: list[int]) -> int:
+    """How much of ``tokens`` may come from the cache: up to the last block start both prompts
+    have within their common prefix (never the whole prompt: its last position is evaluated)."""
+    n = min(len(cached), len(tokens) - 1)
+    lcp = 0
+    while lcp < n and cached[lcp] == tokens[lcp]:
+        lcp += 1
+    return max((b for b in starts if b <= lcp and b in cached_starts), default=0)
 
 
 def _sample(logprobs: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
