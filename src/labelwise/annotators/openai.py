@@ -263,7 +263,7 @@ def _check_base_url(base_url: str | None) -> str:
     return base_url.rstrip("/")
 
 
-POOL = 16  # connections per HTTP client (see OpenAIAnnotator._http)
+POOL = 8  # connections per HTTP client (see OpenAIAnnotator._http)
 
 
 class OpenAIAnnotator:
@@ -303,8 +303,8 @@ class OpenAIAnnotator:
     def _http(self) -> httpx.AsyncClient:
         """One of ``ceil(concurrency / POOL)`` clients, in turn. httpcore's pool scans its
         waiting requests against its connections on every request and response, so one client
-        with 64 connections cost 10 ms of CPU per call here, against 1.3 ms with 16
-        (bench/RESULTS.md, throughput): small pools, side by side, keep that cost flat."""
+        with 64 connections cost labelwise 10.5 ms of CPU per call here; pools of 8 side by side
+        cost 3.0 ms (bench/RESULTS.md, throughput; pools of 4 were no better)."""
         if not self._clients:
             n = max(1, -(-self.cfg.concurrency // POOL))
             per = -(-self.cfg.concurrency // n)
