@@ -3,7 +3,7 @@ how many threads llama.cpp should take.
 
 llama.cpp's threads meet at a barrier after every layer, so one thread that waits for a core
 holds up all the others: on a machine whose cores are also busy with other work, two threads
-can be several times slower than one. With ``annotator.n_threads`` unset the embedded backend
+can be slower than one. With ``annotator.n_threads`` unset the embedded backend
 takes the cores other processes leave free (at least one), measured over a fraction of a second
 when the model loads; ``estimate`` and ``annotate`` say when the machine is busy and what it
 costs. Nothing here runs at import time.
@@ -72,8 +72,8 @@ class Threads:
         text = f"{self.n} thread(s) on {self.cores} core(s); other processes keep {self.load:.1f} busy"
         if self.busy:
             text += (": the machine is busy, and llama.cpp slows sharply when its threads wait for cores "
-                     "(here one busy core made each item up to several times slower); the time is measured "
-                     "under this load" + ("; set annotator.n_threads lower, or free the cores" if
+                     "(each layer waits for the slowest thread); a time measured now holds only under this load"
+                     + ("; set annotator.n_threads lower, or free the cores" if
                                           self.chosen == "set" else ""))
         elif self.chosen == "auto" and self.n < self.cores:
             text += f": {self.cores - self.n} core(s) left to the other work"
