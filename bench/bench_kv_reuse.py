@@ -38,14 +38,10 @@ from labelwise.tasks import make_task  # noqa: E402
 
 def any_prefix(self, tokens, roles=None):  # the previous _logits_after: the longest cached prefix, one batch
     llm = self._llm
-    cached = llm.input_ids[: llm.n_tokens]
-    n = min(len(cached), len(tokens) - 1)
-    lcp = 0
-    while lcp < n and cached[lcp] == tokens[lcp]:
-        lcp += 1
+    lcp = lc.common_prefix(llm.input_ids[: llm.n_tokens], tokens)
     llm.n_tokens = lcp
     llm.eval(tokens[lcp:])
-    self._aligned, self._starts = 0, frozenset()
+    self._starts = frozenset()
     return self._last_logits(), lcp
 
 
@@ -67,7 +63,7 @@ def run(ann, queries, mode, fresh=False):
         for q in queries:
             if fresh:
                 ann._llm.n_tokens = 0
-                ann._aligned, ann._starts = 0, frozenset()
+                ann._starts = frozenset()
             out.append(ann.answer_sync(q).choice_logprobs)
     finally:
         lc.LlamaCppAnnotator._logits_after, lc.LlamaCppAnnotator.block_starts = orig_logits, orig_starts

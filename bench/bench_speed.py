@@ -34,7 +34,8 @@ from bench_models import sst2  # noqa: E402
 from results import write_section  # noqa: E402
 
 from labelwise import Project  # noqa: E402
-from labelwise.engine import _shared_prefix_order  # noqa: E402
+from labelwise.annotators.llamacpp import common_prefix  # noqa: E402
+from labelwise.engine import run_order  # noqa: E402
 from labelwise.estimate import estimate  # noqa: E402
 
 MODES = ("zero-shot", "fixed-4", "nearest-4 file order", "nearest-4 sorted", "nearest-4 shared_first sorted")
@@ -78,11 +79,7 @@ def raw_loop(llm, prompts: list[list[int]], choices: list[list[int]]) -> tuple[f
     evaluated, labels = [], []
     t0 = time.perf_counter()
     for toks in prompts:
-        cached = llm.input_ids[: llm.n_tokens]
-        n = min(len(cached), len(toks) - 1)
-        lcp = 0
-        while lcp < n and cached[lcp] == toks[lcp]:
-            lcp += 1
+        lcp = common_prefix(llm.input_ids[: llm.n_tokens], toks)  # the longest cached prefix, any length
         llm.n_tokens = lcp
         llm.eval(toks[lcp:])
         evaluated.append(len(toks) - lcp)
@@ -138,9 +135,7 @@ def main() -> None:
             p.annotator.reuses_prefix = False
         # the prompts the engine is about to ask, in its order; the raw loop scores the first half
         # before the labelwise run and the second half after it, so both span the same stretch of time
-        plans = p.annotation_run().pending(p.read_data())[0]
-        if p.annotator.reuses_prefix:
-            plans = sorted(plans, key=_shared_prefix_order)
+        plans = run_order(p.annotator, p.annotation_run().pending(p.read_data())[0])
         toks = [p.annotator._prompt_tokens(pl[1][0].messages)[1] for pl in plans]
         ctoks = [raw.tokenize(c.encode(), add_bos=False, special=False) for c in p.task.labels]
         half = len(toks) // 2

@@ -468,11 +468,17 @@ class AnnotationRun:
                 self.on_progress(s)
             if not pending:
                 self.on_progress(s)
-            if getattr(self.annotator, "reuses_prefix", False):
-                to_ask = sorted(to_ask, key=_shared_prefix_order)
+            to_ask = run_order(self.annotator, to_ask)
             await asyncio.gather(*[self._item(plan, sem, prior) for plan in to_ask])
         except _Stop:
             pass
+
+
+def run_order(annotator: Annotator, plans: Sequence[Plan]) -> list[Plan]:
+    """The order the engine asks its plans in: as given, or, for an annotator that keeps the
+    last prompt's prefix in its KV cache (``reuses_prefix``: the embedded model), sorted by
+    :func:`_shared_prefix_order`. ``estimate`` predicts a run's time from this same order."""
+    return sorted(plans, key=_shared_prefix_order) if getattr(annotator, "reuses_prefix", False) else list(plans)
 
 
 def _shared_prefix_order(plan: Plan) -> tuple[tuple[str, str], ...]:

@@ -9,9 +9,8 @@ Time comes from a measurement, never from an assumption. The embedded model is t
 pending items of this project (``calibrate`` items, run through the engine as ``annotate`` would
 run them, so their answers are kept and not asked again) and the rest is predicted from the
 prompt tokens it will evaluate in the run's own order (see ``_calibrate``); the model's load is
-added once. Other
-backends are free to call but not to time here, so their time comes from this project's past
-calls (none yet: unknown, and the table says how to measure it).
+added once. Other backends are free to call but not to time here, so their time comes from
+this project's past calls (none yet: unknown, and the table says how to measure it).
 """
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from .project import Project
 from .types import Usage
 
 SAMPLE = 300        # items planned when planning everything would embed them all
-CALIBRATE = 6       # embedded model: pending items timed (the first is the warm-up)
+CALIBRATE = 6       # embedded model: pending items timed
 
 
 def _sampled(project: Project, records: list, sample: int) -> tuple[list, float]:
@@ -32,12 +31,6 @@ def _sampled(project: Project, records: list, sample: int) -> tuple[list, float]
     if fs.mode != "nearest" or len(records) <= sample:
         return records, 1.0
     return random.Random(0).sample(records, sample), len(records) / sample
-
-
-def _run_order(ann: Any, plans: list) -> list:
-    """The plans in the order the engine will ask them (see engine._shared_prefix_order)."""
-    from .engine import _shared_prefix_order
-    return sorted(plans, key=_shared_prefix_order) if getattr(ann, "reuses_prefix", False) else list(plans)
 
 
 def _evaluated(ann: Any, plans: list) -> int:
@@ -60,7 +53,8 @@ def _calibrate(project: Project, plans: list, n: int, say: Callable[[str], None]
     if ann.backend != "llamacpp" or n <= 0 or not plans:
         return None
     from .errors import ProjectLocked
-    order = _run_order(ann, plans)
+    from .engine import run_order
+    order = run_order(ann, plans)
     mid = max(0, (len(order) - n) // 2)
     window, rest = order[mid:mid + n], order[:mid] + order[mid + n:]
     say(f"loading the model and timing it on {len(window)} pending item(s) (kept as annotations)...")
@@ -83,8 +77,7 @@ def _calibrate(project: Project, plans: list, n: int, say: Callable[[str], None]
     if all(q.choices for p in plans for q in p[1]):
         per_token = sum(lat) / max(1, _evaluated(ann, window))
         tokens = _evaluated(ann, rest)
-        out.update(per_token_s=per_token, rest_tokens=tokens, rest_s=per_token * tokens,
-                   per_item_s=per_token * tokens / max(1, len(rest)))
+        out.update(per_token_s=per_token, rest_tokens=tokens, rest_s=per_token * tokens)
     else:
         timed = lat[1:] or lat  # the first answer of a fresh model had no cached prefix
         out.update(per_item_s=sum(timed) / len(timed), rest_s=None)

@@ -47,7 +47,7 @@ class FewShot:
         """``label_key`` groups examples for balancing (default: the label itself; NER groups
         sentences by the entity types they contain). ``order`` (nearest): ``similar_last`` puts
         the most similar example next to the question; ``shared_first`` orders each item's
-        examples by how central they are in the example pool (see :meth:`centrality`), so items
+        examples by how central they are in the example pool (see :meth:`centrality_rank`), so items
         that retrieve the same popular examples share a prompt prefix."""
         if order not in ("similar_last", "shared_first"):
             raise ValueError(f"unknown example order {order!r}")
@@ -60,9 +60,12 @@ class FewShot:
         self._vectors: np.ndarray | None = None
         self._rank: np.ndarray | None = None  # shared_first: each example's place, most central first
 
+    def _pick(self, ranked: Sequence[int]) -> list[int]:
+        """The ``k`` pool positions to use from ``ranked`` (best first), label-balanced if asked."""
+        return balanced_pick(ranked, self.labels, self.k) if self.balanced else list(ranked[: self.k])
+
     def _choose(self, ranked: Sequence[int]) -> list[Record]:
-        idx = balanced_pick(ranked, self.labels, self.k) if self.balanced else list(ranked[: self.k])
-        return [self.pool[i] for i in idx]
+        return [self.pool[i] for i in self._pick(ranked)]
 
     def fixed(self) -> list[Record]:
         """The examples a fixed mode uses (also the calibration context)."""
@@ -87,7 +90,7 @@ class FewShot:
         q = encode_cached(self._encoder, [record_text(r, self.fields)], self._store)[0]
         sims = self.vectors()[allowed] @ q
         ranked = [allowed[i] for i in np.argsort(-sims, kind="stable")]
-        idx = balanced_pick(ranked, self.labels, self.k) if self.balanced else list(ranked[: self.k])
+        idx = self._pick(ranked)
         if self.order == "shared_first":
             rank = self.centrality_rank()
             return [self.pool[i] for i in sorted(idx, key=lambda i: rank[i])]

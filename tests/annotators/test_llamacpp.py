@@ -128,7 +128,8 @@ def test_greedy_generation_carries_token_logprobs_and_agrees_with_llama_cpp(anno
         llm = annotator._llm
         llm.n_tokens = 0
         ref = llm.create_completion(tokens, max_tokens=40, temperature=0.0, seed=0)
-        annotator._aligned = llm.n_tokens = 0
+        llm.n_tokens = 0
+        annotator._starts = frozenset()
         ref_ids = llm.tokenize(ref["choices"][0]["text"].encode(), add_bos=False, special=False)
         ours = r.raw["completion_tokens"]
         i = next((j for j, (a, b) in enumerate(zip(ours, ref_ids)) if a != b), None)
@@ -248,7 +249,7 @@ def test_blocks_start_at_each_message_and_shared_examples_are_reused_exactly(ann
     assert set(starts) == {0} | {i for i, r in zip(turns, [*roles, "assistant"]) if r != "assistant"}
     assert all(b - a <= MESSAGE_BLOCK for a, b in zip(starts, [*starts[1:], len(tokens)]))
     assert annotator.block_starts(tokens) == [0, *[t for t in turns[:-1] if t]]  # without roles: all but the header
-    annotator._llm.n_tokens = annotator._aligned = 0
+    annotator._llm.n_tokens = 0
     annotator._starts = frozenset()
     got = [annotator.answer_sync(q) for q in queries]
     # the replay estimate uses is exactly what the model did
@@ -266,6 +267,6 @@ def test_blocks_start_at_each_message_and_shared_examples_are_reused_exactly(ann
     try:  # ...and every answer is bit for bit what a fresh context gives
         for q_, g in zip(queries, got):
             assert other.answer_sync(q_).choice_logprobs == g.choice_logprobs
-            other._llm.n_tokens = other._aligned = 0
+            other._llm.n_tokens = 0
     finally:
         other.unload()

@@ -62,8 +62,7 @@ class LlamaCppAnnotator:
         self._lock = threading.Lock()
         self._sha: str | None = None
         self._is_eog: Any = None  # llama_cpp's end-of-generation test, bound on load
-        self._aligned = 0  # cache positions [0, _aligned) were filled block by block (safe to reuse)
-        self._starts: frozenset[int] = frozenset()  # the block starts of the prompt in the cache
+        self._starts: frozenset[int] = frozenset()  # block starts of the prompt in the cache (empty: reuse nothing)
         self._turn: int | None = None  # the control token that starts a chat message, read on load
         self._control: dict[str, int] = {}  # the vocabulary's control tokens by text, read on load
         self._control_text: dict[int, str] = {}
@@ -240,12 +239,12 @@ class LlamaCppAnnotator:
         result is a function of ``tokens`` alone (see the module docstring)."""
         llm = self._llm
         starts = self.block_starts(tokens, roles)
-        start = _reuse_point(llm.input_ids[: min(llm.n_tokens, self._aligned)], self._starts, tokens, starts)
+        start = _reuse_point(llm.input_ids[: llm.n_tokens], self._starts, tokens, starts)
         llm.n_tokens = start
+        self._starts = frozenset()  # until every block is in: a failed evaluation leaves nothing reusable
         for a, b in zip(starts, [*starts[1:], len(tokens)]):
-            if b > start:
-                llm.eval(tokens[max(a, start):b])  # a == start for every block evaluated: start is a block start
-        self._aligned = len(tokens)
+            if a >= start:  # start is itself a block start
+                llm.eval(tokens[a:b])
         self._starts = frozenset(starts)
         return self._last_logits(), start
 
@@ -334,20 +333,20 @@ class LlamaCppAnnotator:
             raise ItemError(f"prompt has {len(tokens)} tokens; with max_tokens={query.max_tokens} that is "
                             f"more than annotator.n_ctx={self.cfg.n_ctx} allows")
         pieces: tuple[tuple[str, float], ...] = ()
+        roles = [m.role for m in query.messages]
         if query.json_schema is not None and self.cfg.grammar:
             text = self._constrained(tokens, query)
             completion = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
             raw: dict[str, Any] = {"prompt": prompt, "grammar": True}
         else:  # greedy from the logits: same answer as temperature 0, plus token log-probabilities
-            ids, lps = self._decode(tokens, query.max_tokens, roles=[m.role for m in query.messages])
+            ids, lps = self._decode(tokens, query.max_tokens, roles=roles)
             text, pieces = self._pieces(ids, lps)
             completion = len(ids)
             raw = {"prompt": prompt, "completion_tokens": ids}
         texts = [text]
         samples = []
         for i in range(1, query.samples):  # extra answers at the configured temperature, seeded
-            ids, _ = self._decode(tokens, query.max_tokens, self.cfg.temperature or 0.7, self.cfg.seed + i,
-                                  roles=[m.role for m in query.messages])
+            ids, _ = self._decode(tokens, query.max_tokens, self.cfg.temperature or 0.7, self.cfg.seed + i, roles)
             texts.append(self._pieces(ids, [0.0] * len(ids))[0])
             samples.append(ids)
             completion += len(ids)
@@ -365,13 +364,13 @@ class LlamaCppAnnotator:
         llm = self._llm
         grammar = LlamaGrammar.from_json_schema(_json.dumps(dict(query.json_schema or {})), verbose=False)
         llm.n_tokens = 0
-        self._aligned, self._starts = 0, frozenset()
+        self._starts = frozenset()
         try:
             out = llm.create_completion(tokens, max_tokens=query.max_tokens, temperature=0.0, seed=self.cfg.seed,
                                         grammar=grammar)
         finally:
             llm.n_tokens = 0
-            self._aligned, self._starts = 0, frozenset()
+            self._starts = frozenset()
         return out["choices"][0]["text"] or ""
 
     def answer_sync(self, query: Query) -> Response:
@@ -405,13 +404,20 @@ class LlamaCppAnnotator:
                 self._llm = None
 
 
-def _reuse_point(cached: Sequence[int], cached_starts: frozenset[int], tokens: list[int], starts: list[int]) -> int:
-    """How much of ``tokens`` may come from the cache: up to the last block start both prompts
-    have within their common prefix (never the whole prompt: its last position is evaluated)."""
+def common_prefix(cached: Sequence[int], tokens: Sequence[int]) -> int:
+    """Length of the common prefix of the cached tokens and a prompt, short of the prompt's last
+    token (whose logits are needed, so it is always evaluated)."""
     n = min(len(cached), len(tokens) - 1)
     lcp = 0
     while lcp < n and cached[lcp] == tokens[lcp]:
         lcp += 1
+    return lcp
+
+
+def _reuse_point(cached: Sequence[int], cached_starts: frozenset[int], tokens: list[int], starts: list[int]) -> int:
+    """How much of ``tokens`` may come from the cache: up to the last block start both prompts
+    have within their common prefix."""
+    lcp = common_prefix(cached, tokens)
     return max((b for b in starts if b <= lcp and b in cached_starts), default=0)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from ..data.readers import read_records
 from ..errors import LabelwiseError
 from ..quality.classification_metrics import wilson_interval
+from ..quality.gold_watch import same_label
 from ..review.answers import people_majority
 from ..types import Record
 from .small_stage import SmallModelStage
@@ -162,13 +163,8 @@ def _stage_delta(project: Any, stage: Any, pool_size: int) -> tuple[float, int]:
 
 
 def _correct(labels: Sequence[Any], records: Sequence[Record]) -> np.ndarray:
-    return np.array([lab is not None and _same(lab, r.gold) for lab, r in zip(labels, records)], bool)
-
-
-def _same(label: Any, gold: Any) -> bool:
-    """Labels compare as stored: a list label (from JSON) equals its tuple gold."""
-    as_tuple = (lambda v: tuple(v) if isinstance(v, list) else v)
-    return as_tuple(label) == as_tuple(gold)
+    # same_label: a list label (people's answers come back as lists) equals its tuple gold
+    return np.array([lab is not None and same_label(lab, r.gold) for lab, r in zip(labels, records)], bool)
 
 
 def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:

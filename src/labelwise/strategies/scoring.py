@@ -17,19 +17,27 @@ ArrayLike = np.ndarray | Sequence
 _ROWS = 1 << 15  # rows per chunk in the passes below: temporaries stay a few MB at any pool size
 
 
-def _proba(proba: ArrayLike, name: str = "proba") -> np.ndarray:
-    """Validate (n_items, n_classes) probabilities: a wrong input fails loudly, never scores."""
-    p = np.asarray(proba, dtype=float)
-    if p.ndim != 2 or p.shape[1] < 1:
-        raise ValueError(f"{name} must be a 2-D array (n_items, n_classes); got shape {p.shape}")
+def _first_bad_row(p: np.ndarray) -> int | None:
+    """The first row of ``p`` that is not finite non-negative probabilities summing to 1, in
+    chunks of rows; None when every row is."""
     for start in range(0, p.shape[0], _ROWS):
         c = p[start:start + _ROWS]
         sums = c.sum(axis=1)
         bad = np.flatnonzero(~np.isfinite(sums) | (np.abs(sums - 1.0) > 1e-3) | (c < 0).any(axis=1))
         if bad.size:
-            row = start + int(bad[0])
-            raise ValueError(f"each row of {name} must be finite non-negative probabilities summing to 1; "
-                             f"row {row} is {p[row].tolist()}")
+            return start + int(bad[0])
+    return None
+
+
+def _proba(proba: ArrayLike, name: str = "proba") -> np.ndarray:
+    """Validate (n_items, n_classes) probabilities: a wrong input fails loudly, never scores."""
+    p = np.asarray(proba, dtype=float)
+    if p.ndim != 2 or p.shape[1] < 1:
+        raise ValueError(f"{name} must be a 2-D array (n_items, n_classes); got shape {p.shape}")
+    row = _first_bad_row(p)
+    if row is not None:
+        raise ValueError(f"each row of {name} must be finite non-negative probabilities summing to 1; "
+                         f"row {row} is {p[row].tolist()}")
     return p
 
 
@@ -206,19 +214,15 @@ def _stacked(marginals_list: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarra
     sizes = np.array([a.shape[0] if a.size else 0 for a in arrays], dtype=np.intp)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp) if sizes.size else sizes
     full = [a for a in arrays if a.size]
-    widths = {a.shape[1] if a.ndim == 2 else -1 for a in full}
-    if len(widths) > 1 or -1 in widths:
-        bad = next(i for i, a in enumerate(arrays) if a.size and (a.ndim != 2 or a.shape[1] != arrays[
-            next(j for j, b in enumerate(arrays) if b.size)].shape[1]))
+    width = full[0].shape[1] if full and full[0].ndim == 2 else None
+    bad = next((i for i, a in enumerate(arrays) if a.size and (a.ndim != 2 or a.shape[1] != width)), None)
+    if bad is not None:
         raise ValueError(f"token_marginals[{bad}] must be (n_tokens, n_tags) like the other sentences; "
                          f"got shape {arrays[bad].shape}")
     flat = np.concatenate(full) if full else np.zeros((0, 1))
-    try:
-        _proba(flat, "token_marginals")
-    except ValueError:
-        sums = flat.sum(axis=1)
-        row = int(np.flatnonzero(~np.isfinite(sums) | (np.abs(sums - 1.0) > 1e-3) | (flat < 0).any(axis=1))[0])
+    row = _first_bad_row(flat)
+    if row is not None:
         i = int(np.searchsorted(starts, row, side="right") - 1)  # empty sentences share the next one's start
         raise ValueError(f"each row of token_marginals[{i}] must be finite non-negative probabilities "
-                         f"summing to 1; row {row - starts[i]} is {flat[row].tolist()}") from None
+                         f"summing to 1; row {row - starts[i]} is {flat[row].tolist()}")
     return flat, starts, sizes
