@@ -47,3 +47,24 @@ def pytest_make_collect_report(collector):  # noqa: ANN001
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"{collector.nodeid} skipped at collection in CI (CI=true): {reason}"
+
+
+# -- a real PostgreSQL for the store tests (tests/pg.py) ---------------------------------------------
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL cluster for the session (started on first use)."""
+    pytest.importorskip("psycopg", reason="the PostgreSQL store needs psycopg (scripts/setup.sh installs it)")
+    from tests.pg import PostgresCluster, pg_bin
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.external)])
+def store_at(request, tmp_path):
+    """Where a project database lives, once per backend: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "p.db")
+    return request.getfixturevalue("postgres").new_database()

@@ -5,6 +5,7 @@ Validation errors name the file, the line and the dotted field, e.g.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -210,7 +211,21 @@ class ReviewConfig(_Strict):
 
 
 class StoreConfig(_Strict):
-    path: str = "labelwise.db"
+    path: str = Field(default="labelwise.db", description="the SQLite project database (relative to the project)")
+    url: str | None = Field(default=None, description="a PostgreSQL project database instead (postgresql://user@host/db; "
+                            "$VARS are expanded, e.g. a password from the environment): many processes and machines "
+                            "can then annotate the project together")
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = os.path.expandvars(v)
+        if not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"store.url must be a postgresql:// URL (got {v.split('://')[0]}://...); "
+                             "a SQLite database is store.path")
+        return v
 
 
 class ProjectConfig(_Strict):

@@ -19,6 +19,11 @@ A reservation that does not fit waits while calls in flight settle (they usually
 than their bound), and the run stops only when nothing is in flight and it still does not fit.
 An answer that arrives but cannot be read (``MalformedAnswer``) is that item's error, counted
 in the ledger at its reserved bound; the run goes on.
+
+On a shared store (PostgreSQL, or a runner's worker) other processes run the same plans at the
+same time: each question is claimed before it is paid (``Store.claim``), a question another
+worker is asking is waited for (its answer then read from the cache), and a heartbeat renews
+this worker's claims and reservations while it runs, so only a dead worker's lapse.
 """
 from __future__ import annotations
 
@@ -26,9 +31,9 @@ import asyncio
 import gc
 import hashlib
 import time
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence
 
 from .annotators.base import _RESERVE_MORE, Annotator
 from .cost.budget import Budget
@@ -43,6 +48,7 @@ ExamplesFor = Callable[[Record], Sequence[Record]]
 Plan = tuple[Record, list[Query], list[str], str]  # an item, its queries, their cache keys, its item key
 MAX_CONSECUTIVE_FAILURES = 10
 REPLAY_CHUNK = 1000  # items per cache lookup and per annotation transaction when replaying
+CLAIM_POLL_S = 0.05  # first wait for a question another worker is asking (doubles, up to 1 s)
 
 
 @dataclass
@@ -192,71 +198,24 @@ class AnnotationRun:
         fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
-            async with sem:
-                bound = self.annotator.max_usage(query)
-                max_money = self.price.cost(bound) if self.price else 0.0
-                max_requests = getattr(self.annotator, "max_requests", lambda q: 1)(query)
-                reservation = await self._reserve(max_money, bound.total_tokens, max_requests)
-                self._held += 1
-                held = [max_money, bound.prompt_tokens, bound.completion_tokens, max_requests]  # grows with more
-
-                async def more(usage: Usage, requests: int) -> None:
-                    money = self.price.cost(usage) if self.price else 0.0
-                    await self._extend(reservation, money, usage.total_tokens, requests)
-                    held[0] += money
-                    held[1] += usage.prompt_tokens
-                    held[2] += usage.completion_tokens
-                    held[3] += requests
-
-                token = _RESERVE_MORE.set(more)
-                try:
-                    try:
-                        resp = await self.annotator.answer(query)
-                    except BudgetExhausted as e:  # it needed more than fits (reserve_more): not sent
-                        paid = getattr(e, "paid", None)  # (usage, requests, raw) already answered, if any
-                        if paid is None:
-                            self.budget.release(reservation)
-                        else:
-                            cost = self.price.cost(paid[0]) if self.price else 0.0
-                            self.store.record_failed_call(key, query.as_json(), self._annotator_id, str(e), paid[2],
-                                                          paid[0].prompt_tokens, paid[0].completion_tokens, cost,
-                                                          paid[1], reservation)
-                            self.summary.calls += 1
-                            self.summary.money += cost
-                        if not self.summary.stopped:
-                            self.summary.stopped, self.summary.stop_cause = str(e), "budget"
-                        raise _Stop() from None
-                    except AnnotatorError as e:
-                        if isinstance(e, MalformedAnswer):
+            wait = CLAIM_POLL_S
+            while True:
+                async with sem:
+                    claim = self.store.claim(key) if self.store.shared else "won"
+                    if claim == "won":
+                        try:
+                            resp = await self._pay(key, query)
+                        except BaseException:
+                            if self.store.shared:  # not paid (or already written): another worker may ask
+                                self.store.release_claim(key)
                             raise
-                        self.budget.release(reservation)
-                        self._note_failure(e)
-                        raise
-                    except Exception as e:  # answered or not, we cannot tell: counted as paid, at its bound
-                        raise MalformedAnswer(f"the backend failed reading the answer ({type(e).__name__}: {e})",
-                                              raw=None) from e
-                    except BaseException:
-                        self.budget.release(reservation)
-                        raise
-                except MalformedAnswer as e:
-                    self.store.record_failed_call(key, query.as_json(), self._annotator_id, str(e), e.raw,
-                                                  held[1], held[2], held[0], held[3], reservation)
-                    self.summary.calls += 1
-                    self.summary.money += held[0]
-                    raise _Unreadable(f"MalformedAnswer: {e}") from None
-                finally:
-                    _RESERVE_MORE.reset(token)
-                    # wakes waiting reservations; they run at the next await, after record_call below
-                    # has settled this one in the same step (no await in between)
-                    self._given_back()
-                self._consecutive_failures = 0
-                cost = self._cost(resp)
-                self.store.record_call(key, self._identity, query.as_json(), resp, self._annotator_id, cost,
-                                       reservation)
-                self.summary.calls += 1
-                self.summary.money += cost
-                self.summary.prompt_tokens += resp.usage.prompt_tokens
-                self.summary.completion_tokens += resp.usage.completion_tokens
+                        break
+                    if claim == "answered":  # another worker paid for it meanwhile
+                        resp = self.store.cache_get_many([key])[key]
+                        self.summary.from_cache += 1
+                        break
+                await asyncio.sleep(wait)  # "held": another live worker is asking it now
+                wait = min(wait * 2, 1.0)
             self._cached[key] = resp
             fut.set_result(resp)
             return resp
@@ -266,6 +225,75 @@ class AnnotationRun:
             raise
         finally:
             self._inflight.pop(key, None)
+
+    async def _pay(self, key: str, query: Query) -> Response:
+        """Reserve, send, and write the answer to the cache and the ledger (with its claim won,
+        on a shared store): the one place a call is paid for."""
+        bound = self.annotator.max_usage(query)
+        max_money = self.price.cost(bound) if self.price else 0.0
+        max_requests = getattr(self.annotator, "max_requests", lambda q: 1)(query)
+        reservation = await self._reserve(max_money, bound.total_tokens, max_requests)
+        self._held += 1
+        held = [max_money, bound.prompt_tokens, bound.completion_tokens, max_requests]  # grows with more
+
+        async def more(usage: Usage, requests: int) -> None:
+            money = self.price.cost(usage) if self.price else 0.0
+            await self._extend(reservation, money, usage.total_tokens, requests)
+            held[0] += money
+            held[1] += usage.prompt_tokens
+            held[2] += usage.completion_tokens
+            held[3] += requests
+
+        token = _RESERVE_MORE.set(more)
+        try:
+            try:
+                resp = await self.annotator.answer(query)
+            except BudgetExhausted as e:  # it needed more than fits (reserve_more): not sent
+                paid = getattr(e, "paid", None)  # (usage, requests, raw) already answered, if any
+                if paid is None:
+                    self.budget.release(reservation)
+                else:
+                    cost = self.price.cost(paid[0]) if self.price else 0.0
+                    self.store.record_failed_call(key, query.as_json(), self._annotator_id, str(e), paid[2],
+                                                  paid[0].prompt_tokens, paid[0].completion_tokens, cost,
+                                                  paid[1], reservation)
+                    self.summary.calls += 1
+                    self.summary.money += cost
+                if not self.summary.stopped:
+                    self.summary.stopped, self.summary.stop_cause = str(e), "budget"
+                raise _Stop() from None
+            except AnnotatorError as e:
+                if isinstance(e, MalformedAnswer):
+                    raise
+                self.budget.release(reservation)
+                self._note_failure(e)
+                raise
+            except Exception as e:  # answered or not, we cannot tell: counted as paid, at its bound
+                raise MalformedAnswer(f"the backend failed reading the answer ({type(e).__name__}: {e})",
+                                      raw=None) from e
+            except BaseException:
+                self.budget.release(reservation)
+                raise
+        except MalformedAnswer as e:
+            self.store.record_failed_call(key, query.as_json(), self._annotator_id, str(e), e.raw,
+                                          held[1], held[2], held[0], held[3], reservation)
+            self.summary.calls += 1
+            self.summary.money += held[0]
+            raise _Unreadable(f"MalformedAnswer: {e}") from None
+        finally:
+            _RESERVE_MORE.reset(token)
+            # wakes waiting reservations; they run at the next await, after record_call below
+            # has settled this one in the same step (no await in between)
+            self._given_back()
+        self._consecutive_failures = 0
+        cost = self._cost(resp)
+        self.store.record_call(key, self._identity, query.as_json(), resp, self._annotator_id, cost,
+                               reservation)
+        self.summary.calls += 1
+        self.summary.money += cost
+        self.summary.prompt_tokens += resp.usage.prompt_tokens
+        self.summary.completion_tokens += resp.usage.completion_tokens
+        return resp
 
     def _note_failure(self, e: AnnotatorError) -> None:
         """Stop sending once the backend has failed many times in a row (it is down, not flaky)."""
@@ -425,7 +453,26 @@ class AnnotationRun:
             return {"response": resp, "from_cache": False, "cost": self._cost(resp)}
 
         with self.store.lock("ask", wait=self.wait_for_lock):
-            return list(await asyncio.gather(*[one(k, q) for k, q in zip(keys, queries)]))
+            async with self._heartbeat():
+                return list(await asyncio.gather(*[one(k, q) for k, q in zip(keys, queries)]))
+
+    @asynccontextmanager
+    async def _heartbeat(self) -> AsyncIterator[None]:
+        """On a shared store, renew this worker's claims and reservations while the body runs."""
+        if not self.store.shared:
+            yield
+            return
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self.store.lease_s / 4)
+                self.store.renew()
+
+        task = asyncio.ensure_future(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
 
     def pending(self, records: Sequence[Record]) -> tuple[list[Plan], dict[str, Any]]:
         """The plans of the records not yet annotated as asked now, and the current annotation
@@ -442,7 +489,8 @@ class AnnotationRun:
         s.total = len(records)
         try:
             with self.store.lock("annotate", wait=self.wait_for_lock):
-                await self._run(records, limit)
+                async with self._heartbeat():
+                    await self._run(records, limit)
         finally:
             s.seconds = time.perf_counter() - t0
         return s
@@ -469,6 +517,9 @@ class AnnotationRun:
             if not pending:
                 self.on_progress(s)
             to_ask = run_order(self.annotator, to_ask)
+            if self.store.shared and to_ask:  # workers with the same plans start at different items
+                start = int(hashlib.sha256(self.store.owner.encode()).hexdigest(), 16) % len(to_ask)
+                to_ask = to_ask[start:] + to_ask[:start]
             await asyncio.gather(*[self._item(plan, sem, prior) for plan in to_ask])
         except _Stop:
             pass

@@ -26,10 +26,11 @@ from .types import Annotation, Record
 @dataclass
 class Project:
     config: ProjectConfig
+    worker: bool = False  # a runner's worker: works under the lock its driver holds (``Store``)
 
     @classmethod
-    def open(cls, path: str | Path = ".") -> "Project":
-        return cls(load_config(path))
+    def open(cls, path: str | Path = ".", worker: bool = False) -> "Project":
+        return cls(load_config(path), worker=worker)
 
     @cached_property
     def task(self) -> Task:
@@ -37,7 +38,8 @@ class Project:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.config.resolve(self.config.store.path))
+        st = self.config.store
+        return Store(st.url or self.config.resolve(st.path), worker=self.worker)
 
     def normalize_gold(self, raw: object) -> object:
         """A raw gold value -> a label of the schema, through data.label_map when one is set."""
@@ -102,7 +104,7 @@ class Project:
         store (one connection) and task; the annotator is built from ``config`` when asked for."""
         if config.task != self.config.task:
             raise ValueError("a variant shares the task: its labels and template must not change")
-        sub = Project(config)
+        sub = Project(config, worker=self.worker)
         sub.__dict__["store"], sub.__dict__["task"] = self.store, self.task  # the cached parts, shared
         return sub
 

@@ -59,20 +59,11 @@ def encode_cached(encoder: Encoder, texts: Sequence[str], store: Any | None = No
     if store is None:
         return encoder.encode(texts)
     hashes = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
-    found: dict[str, np.ndarray] = {}
-    uniq = list(dict.fromkeys(hashes))
-    for i in range(0, len(uniq), 900):
-        chunk = uniq[i:i + 900]
-        rows = store.db.execute(f"SELECT text_hash, vector FROM embeddings WHERE encoder=? AND text_hash IN "
-                                f"({','.join('?' * len(chunk))})", [encoder.name, *chunk])
-        found.update({h: np.frombuffer(v, dtype=np.float32) for h, v in rows})
+    found = {h: np.frombuffer(v, dtype=np.float32) for h, v in store.embeddings(encoder.name, hashes).items()}
     missing = [i for i, h in enumerate(hashes) if h not in found]
     if missing:
         todo = list({hashes[i]: i for i in missing}.values())  # one index per distinct text
         vecs = encoder.encode([texts[i] for i in todo])
-        with store.db:
-            store.db.execute("BEGIN")
-            store.db.executemany("INSERT OR IGNORE INTO embeddings (encoder, text_hash, vector) VALUES (?,?,?)",
-                                 [(encoder.name, hashes[i], v.tobytes()) for i, v in zip(todo, vecs)])
+        store.put_embeddings(encoder.name, [(hashes[i], v.tobytes()) for i, v in zip(todo, vecs)])
         found.update({hashes[i]: v for i, v in zip(todo, vecs)})
     return np.stack([found[h] for h in hashes])

@@ -1,15 +1,28 @@
-"""SQLite project database (WAL). One connection per Store; writes commit per call so that a
-``kill -9`` loses at most the call in flight, never one already paid for.
+"""The project database: SQLite (WAL, the default) or PostgreSQL (``store.url``). One
+connection per Store; writes commit per call so that a ``kill -9`` loses at most the call in
+flight, never one already paid for.
+
+``Store`` is the store protocol: every statement lives here, written in the SQL both databases
+speak (``ON CONFLICT``, ``RETURNING``); ``postgres.PgConnection`` gives PostgreSQL the
+connection API of ``sqlite3`` and its types. Nothing outside ``store/`` writes SQL.
 
 The budget's state lives here too (settled spend in ``spend_totals``, calls in flight in
-``budget_reservations``), so two processes on one project cannot together pass one budget;
-``lock`` keeps a second ``annotate`` or ``loop`` out while one runs."""
+``budget_reservations``), so two processes on one project cannot together pass one budget.
+On SQLite, ``lock`` keeps a second ``annotate`` or ``loop`` out while one runs. On PostgreSQL
+(or for a worker under a lock another process holds) the store is *shared*: many processes
+work at once, and each paid question is *claimed* first (``claim``), so it is paid once; a
+claim is a lease its holder renews (``renew``), which another worker takes over once it has
+expired. A reservation left by a worker that died is never given back: its call may have been
+paid, so it counts as spent."""
 from __future__ import annotations
 
 import operator
+import os
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -18,6 +31,7 @@ from ..errors import LabelwiseError
 from ..jsonutil import dumpb, dumps, loads
 from ..types import Annotation, Record, Response
 from .lock import ProjectLock
+from .postgres import PgConnection, is_postgres_url, redact
 
 _ANNOTATIONS_TABLE = """CREATE TABLE annotations (
   id INTEGER PRIMARY KEY, record_id TEXT NOT NULL, annotator_id TEXT NOT NULL,
@@ -47,7 +61,9 @@ CREATE TABLE IF NOT EXISTS spend_totals (
   items INTEGER NOT NULL, tokens INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS budget_reservations (
   id INTEGER PRIMARY KEY, money REAL NOT NULL, requests INTEGER NOT NULL, items INTEGER NOT NULL,
-  tokens INTEGER NOT NULL, created_at REAL NOT NULL);
+  tokens INTEGER NOT NULL, created_at REAL NOT NULL, owner TEXT, expires_at REAL);
+CREATE TABLE IF NOT EXISTS claims (
+  key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS embeddings (
   encoder TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
   PRIMARY KEY (encoder, text_hash));
@@ -78,41 +94,116 @@ BUDGET_KINDS = ("money", "requests", "items", "tokens")
 _annotation_values = operator.attrgetter(*ANNOTATION_FIELDS)
 
 
+CLAIM_LEASE_S = 60.0  # a claim or reservation not renewed for this long belongs to a dead worker
+
+
 class Store:
     _json_each = True  # this SQLite has the JSON functions (cache_get_many); cleared if not
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise LabelwiseError(f"{self.path}: store.path is a directory; name a database file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            _migrate(self.db)
-            self.db.executescript(SCHEMA)
-            self._init_spend_totals()
-        except sqlite3.DatabaseError as e:
-            self.db.close()
-            raise LabelwiseError(f"{self.path}: not a usable labelwise database ({e}); restore it from a backup, "
-                                 "or move it away to start a new one") from None
+    def __init__(self, location: str | Path, worker: bool = False) -> None:
+        """``location``: a SQLite file (``:memory:`` for a throw-away one) or a
+        ``postgresql://`` URL. ``worker=True``: this process works under the project lock
+        another process (a runner's driver) holds, so it claims what it pays for."""
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this Store, as a worker
+        self.lease_s = CLAIM_LEASE_S
+        if is_postgres_url(location):
+            self.path, self.url = None, str(location)
+            self.db: Any = PgConnection(self.url)
+            try:
+                self.db.create_schema(SCHEMA)
+                self._init_spend_totals()
+            except self.db._errors as e:
+                self.db.close()
+                raise LabelwiseError(f"store.url {redact(self.url)}: not a usable labelwise database ({e})") from None
+            self.shared = True  # many workers at once: claims, not a lock
+            self._lock = ProjectLock(None)
+        else:
+            self.url = None
+            self.path = Path(location)
+            if self.path.is_dir():
+                raise LabelwiseError(f"{self.path}: store.path is a directory; name a database file")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                _migrate(self.db)
+                self.db.executescript(SCHEMA)
+                self._init_spend_totals()
+            except sqlite3.DatabaseError as e:
+                self.db.close()
+                raise LabelwiseError(f"{self.path}: not a usable labelwise database ({e}); restore it from a backup, "
+                                     "or move it away to start a new one") from None
+            self.shared = worker
+            self._lock = ProjectLock(None if str(location) == ":memory:" else Path(f"{self.path}.lock"))
+        self.worker = worker
         self._budget_mutex = threading.Lock()  # one budget transaction at a time on this connection
-        self._lock = ProjectLock(None if str(path) == ":memory:" else Path(f"{self.path}.lock"))
+
+    @property
+    def where(self) -> str:
+        """The database, for messages (a URL without its password)."""
+        return redact(self.url) if self.url else str(self.path)
 
     def close(self) -> None:
         self.db.close()
 
-    # -- one process at a time -------------------------------------------------------------
+    # -- one process at a time (SQLite), or many cooperating (shared) ------------------------
     @contextmanager
     def lock(self, purpose: str, wait: bool = False) -> Iterator[None]:
         """Hold the project for ``purpose`` (re-entrant in one process). Another process gets
         ``ProjectLocked`` at once, or waits with ``wait=True``. Calls that a killed holder left
-        reserved are given back when the lock is taken: nobody else could have made them."""
+        reserved are given back when the lock is taken: nobody else could have made them.
+
+        A shared store takes no lock: its workers claim each paid question instead. A worker
+        checks that the lock it works under is really held (by its driver)."""
+        if self.worker and self.url is None:
+            if not self._lock.is_held_elsewhere():
+                raise LabelwiseError(f"{self.where}: a worker runs under its driver's project lock, and nobody "
+                                     "holds it (the driver stopped?)")
+            yield
+            return
+        if self.shared:
+            yield
+            return
         with self._lock.held(purpose, wait):
             if self._lock.depth == 1:
                 self.db.execute("DELETE FROM budget_reservations")
             yield
+
+    # -- claims: each paid question paid once, across workers ------------------------------
+    def claim(self, key: str) -> str:
+        """Try to become the one worker that pays for ``key``: ``"won"`` (pay, then
+        ``record_call`` or ``release_claim``), ``"answered"`` (in the cache now: read it), or
+        ``"held"`` (another live worker is asking it: wait and try again). A claim whose lease
+        expired (its worker died) is taken over."""
+        now = time.time()
+        cur = self.db.execute("INSERT INTO claims (key, owner, expires_at) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                              (key, self.owner, now + self.lease_s))
+        if cur.rowcount != 1:
+            cur = self.db.execute("UPDATE claims SET owner=?, expires_at=? WHERE key=? AND expires_at < ?",
+                                  (self.owner, now + self.lease_s, key, now))
+            if cur.rowcount != 1:
+                return "answered" if self._cached(key) else "held"
+        # won; the answer may have been committed (with its claim deleted) just before: look
+        if self._cached(key):
+            self.release_claim(key)
+            return "answered"
+        return "won"
+
+    def _cached(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM cache WHERE key=?", (key,)).fetchone() is not None
+
+    def release_claim(self, key: str) -> None:
+        """Give up a claim without paying (the call failed before any answer)."""
+        self.db.execute("DELETE FROM claims WHERE key=? AND owner=?", (key, self.owner))
+
+    def renew(self) -> None:
+        """Extend this worker's claims and budget reservations by one lease (its heartbeat)."""
+        until = time.time() + self.lease_s
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("UPDATE claims SET expires_at=? WHERE owner=?", (until, self.owner))
+            self.db.execute("UPDATE budget_reservations SET expires_at=? WHERE owner=?", (until, self.owner))
 
     def __enter__(self) -> "Store":
         return self
@@ -173,9 +264,9 @@ class Store:
         with self.db:
             self.db.execute("BEGIN")
             cur = self.db.executemany(
-                "INSERT OR IGNORE INTO annotations (record_id, annotator_id, template_hash, repeat, label, "
+                "INSERT INTO annotations (record_id, annotator_id, template_hash, repeat, label, "
                 "distribution, error, call_keys, prompt_tokens, completion_tokens, cost, latency_s, "
-                "created_at, item_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                "created_at, item_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows)
             n = cur.rowcount
             if settle_items:
                 self._settle(settle_items, {"items": len(settle_items)})
@@ -223,6 +314,10 @@ class Store:
         if not uniq:
             return found
         from_json = Response.from_json
+        if self.url is not None:  # PostgreSQL: the keys as one array parameter
+            for k, resp in self.db.execute("SELECT key, response FROM cache WHERE key = ANY(?)", (uniq,)):
+                found[k] = from_json(loads(resp))
+            return found
         if self._json_each:
             try:
                 rows = self.db.execute("SELECT c.key, c.response FROM json_each(?) j JOIN cache c ON c.key = j.value",
@@ -250,9 +345,12 @@ class Store:
         u = response.usage
         with self.db:
             self.db.execute("BEGIN")
-            self.db.execute("INSERT OR IGNORE INTO cache (key, annotator, query, response, raw, created_at) "
-                            "VALUES (?,?,?,?,?,?)", (key, _dumps(annotator), _dumps(query),
-                                                     _dumps(response.as_json(raw=False)), _dumps(response.raw), now))
+            self.db.execute("INSERT INTO cache (key, annotator, query, response, raw, created_at) "
+                            "VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                            (key, _dumps(annotator), _dumps(query), _dumps(response.as_json(raw=False)),
+                             _dumps(response.raw), now))
+            if self.shared:
+                self.db.execute("DELETE FROM claims WHERE key=?", (key,))
             self._ledger(now, annotator_id, key, u.prompt_tokens, u.completion_tokens, cost, response.latency_s,
                          response.requests, reservation)
 
@@ -266,6 +364,8 @@ class Store:
             self.db.execute("BEGIN")
             self.db.execute("INSERT INTO failed_calls (key, ts, annotator_id, query, error, raw) VALUES (?,?,?,?,?,?)",
                             (key, now, annotator_id, _dumps(query), error, _dumps(raw)))
+            if self.shared:
+                self.db.execute("DELETE FROM claims WHERE key=? AND owner=?", (key, self.owner))
             self._ledger(now, annotator_id, key, prompt_tokens, completion_tokens, cost, 0.0, requests, reservation)
 
     def _ledger(self, now: float, annotator_id: str, key: str, prompt_tokens: int, completion_tokens: int,
@@ -303,21 +403,25 @@ class Store:
                 self.db.execute("UPDATE budget_reservations SET money=money+?, requests=requests+?, items=items+?, "
                                 "tokens=tokens+? WHERE id=?", (*values, extend))
                 return extend, {}
-            cur = self.db.execute("INSERT INTO budget_reservations (money, requests, items, tokens, created_at) "
-                                  "VALUES (?,?,?,?,?)", (*values, time.time()))
-            return cur.lastrowid, {}
+            now = time.time()
+            cur = self.db.execute("INSERT INTO budget_reservations (money, requests, items, tokens, created_at, "
+                                  "owner, expires_at) VALUES (?,?,?,?,?,?,?) RETURNING id",
+                                  (*values, now, self.owner, now + self.lease_s))
+            return cur.fetchone()[0], {}
 
     def budget_release(self, reservation: int) -> None:
         with self._budget_mutex:
             self.db.execute("DELETE FROM budget_reservations WHERE id=?", (reservation,))
 
     def budget_state(self) -> tuple[dict[str, float], dict[str, float]]:
-        """(settled spend, held by calls in flight) per kind."""
-        spent = dict(zip(BUDGET_KINDS, self.db.execute("SELECT money, requests, items, tokens FROM spend_totals").fetchone()))
-        held = dict(zip(BUDGET_KINDS, self.db.execute(
-            "SELECT COALESCE(SUM(money),0), COALESCE(SUM(requests),0), COALESCE(SUM(items),0), "
-            "COALESCE(SUM(tokens),0) FROM budget_reservations").fetchone()))
-        return spent, held
+        """(settled spend, held by calls in flight) per kind, read in one statement (one
+        snapshot: a call settling between two reads cannot be counted in neither). Calls a
+        dead worker left reserved are held for good: they may have been paid."""
+        row = self.db.execute(
+            "SELECT s.money, s.requests, s.items, s.tokens, r.money, r.requests, r.items, r.tokens FROM spend_totals s, "
+            "(SELECT COALESCE(SUM(money),0) AS money, COALESCE(SUM(requests),0) AS requests, "
+            "COALESCE(SUM(items),0) AS items, COALESCE(SUM(tokens),0) AS tokens FROM budget_reservations) r").fetchone()
+        return dict(zip(BUDGET_KINDS, row[:4])), dict(zip(BUDGET_KINDS, row[4:]))
 
     def _settle(self, reservations: Iterable[int], add: dict[str, float]) -> None:
         """Inside a transaction: drop the reservations, add the real spend to the totals."""
@@ -349,7 +453,8 @@ class Store:
 
     # -- active-learning rounds ---------------------------------------------------------------
     def put_round(self, run: str, round_no: int, labeled: dict[str, Any], result: dict[str, Any]) -> None:
-        self.db.execute("INSERT OR REPLACE INTO loop_rounds (run, round, labeled, result) VALUES (?,?,?,?)",
+        self.db.execute("INSERT INTO loop_rounds (run, round, labeled, result) VALUES (?,?,?,?) ON CONFLICT (run, round) "
+                        "DO UPDATE SET labeled=excluded.labeled, result=excluded.result",
                         (run, round_no, _dumps(labeled), _dumps(result)))
 
     def rounds(self, run: str | None = None) -> list[tuple[str, int, dict[str, Any], dict[str, Any]]]:
@@ -364,8 +469,10 @@ class Store:
         now = time.time()
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR REPLACE INTO routed (run, record_id, stage, label, confidence, certified, "
-                                "created_at) VALUES (?,?,?,?,?,?,?)",
+            self.db.executemany("INSERT INTO routed (run, record_id, stage, label, confidence, certified, created_at) "
+                                "VALUES (?,?,?,?,?,?,?) ON CONFLICT (run, record_id) DO UPDATE SET stage=excluded.stage, "
+                                "label=excluded.label, confidence=excluded.confidence, certified=excluded.certified, "
+                                "created_at=excluded.created_at",
                                 [(run, rid, st, _dumps(lab), conf, int(cert), now) for rid, st, lab, conf, cert in rows])
 
     def routed(self, run: str) -> dict[str, tuple[str, Any, float | None, bool]]:
@@ -378,8 +485,8 @@ class Store:
         now = time.time()
         with self.db:
             self.db.execute("BEGIN")
-            cur = self.db.executemany("INSERT OR IGNORE INTO review_queue (record_id, run, reason, created_at) "
-                                      "VALUES (?,?,?,?)", [(rid, run, reason, now) for rid in record_ids])
+            cur = self.db.executemany("INSERT INTO review_queue (record_id, run, reason, created_at) "
+                                      "VALUES (?,?,?,?) ON CONFLICT DO NOTHING", [(rid, run, reason, now) for rid in record_ids])
         return cur.rowcount
 
     def review_queue(self) -> list[tuple[str, str, str]]:
@@ -477,6 +584,26 @@ class Store:
             out.setdefault(rid, set()).add(aid.split("/", 1)[1])
         return out
 
+    # -- sentence embeddings, by encoder and the SHA-256 of their text ----------------------
+    def embeddings(self, encoder: str, text_hashes: Sequence[str]) -> dict[str, bytes]:
+        """text hash -> the stored vector's bytes, for those stored."""
+        found: dict[str, bytes] = {}
+        uniq = list(dict.fromkeys(text_hashes))
+        if self.url is not None:
+            return dict(self.db.execute("SELECT text_hash, vector FROM embeddings WHERE encoder=? AND "
+                                        "text_hash = ANY(?)", (encoder, uniq)))
+        for i in range(0, len(uniq), 900):
+            chunk = uniq[i:i + 900]
+            found.update(self.db.execute(f"SELECT text_hash, vector FROM embeddings WHERE encoder=? AND text_hash IN "
+                                         f"({','.join('?' * len(chunk))})", [encoder, *chunk]))
+        return found
+
+    def put_embeddings(self, encoder: str, vectors: Iterable[tuple[str, bytes]]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT INTO embeddings (encoder, text_hash, vector) VALUES (?,?,?) "
+                                "ON CONFLICT DO NOTHING", [(encoder, h, v) for h, v in vectors])
+
     # -- small key/value facts (e.g. calibration priors) ----------------------------------
     def get_kv(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
@@ -517,6 +644,10 @@ def _migrate(db: sqlite3.Connection) -> None:
     led = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='ledger'").fetchone()
     if led and "requests" not in led[0]:
         db.execute("ALTER TABLE ledger ADD COLUMN requests INTEGER NOT NULL DEFAULT 1")
+    res = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='budget_reservations'").fetchone()
+    if res and "owner" not in res[0]:
+        db.execute("ALTER TABLE budget_reservations ADD COLUMN owner TEXT")
+        db.execute("ALTER TABLE budget_reservations ADD COLUMN expires_at REAL")
 
 
 def _gold(x: Any) -> Any:

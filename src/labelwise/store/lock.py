@@ -2,8 +2,8 @@
 
 The operating system drops the lock when its holder dies (even by ``kill -9``), so a crash
 never leaves a project locked. The file says who holds it, for the message another process
-prints. Claims per cache key, for many cooperating workers, can replace this lock later: the
-engine only asks for ``Store.lock``.
+prints. Many cooperating workers (a PostgreSQL project, or a runner's workers under their
+driver's lock) claim each paid question instead (``Store.claim``).
 """
 from __future__ import annotations
 
@@ -35,6 +35,19 @@ class ProjectLock:
             return "another process"
         since = time.strftime("%H:%M:%S", time.localtime(info.get("since", 0)))
         return f"pid {info.get('pid')} on {info.get('host')} ({info.get('purpose')}, since {since})"
+
+    def is_held_elsewhere(self) -> bool:
+        """Whether another open file (another process: a runner's driver) holds the lock now."""
+        if self.path is None or not self.path.exists():
+            return False
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing drops a lock it got
+        return False
 
     @contextmanager
     def held(self, purpose: str, wait: bool = False) -> Iterator[None]:
