@@ -215,6 +215,9 @@ class StoreConfig(_Strict):
     url: str | None = Field(default=None, description="a PostgreSQL project database instead (postgresql://user@host/db; "
                             "$VARS are expanded, e.g. a password from the environment): many processes and machines "
                             "can then annotate the project together")
+    lease_s: float = Field(default=60.0, gt=0, description="on a shared (PostgreSQL) store, how long a question a "
+                           "worker claimed stays its own without renewal: a dead worker's questions wait this long "
+                           "before another takes them over")
 
     @field_validator("url")
     @classmethod

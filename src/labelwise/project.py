@@ -39,7 +39,9 @@ class Project:
     @cached_property
     def store(self) -> Store:
         st = self.config.store
-        return Store(st.url or self.config.resolve(st.path), worker=self.worker)
+        store = Store(st.url or self.config.resolve(st.path), worker=self.worker)
+        store.lease_s = st.lease_s
+        return store
 
     def normalize_gold(self, raw: object) -> object:
         """A raw gold value -> a label of the schema, through data.label_map when one is set."""

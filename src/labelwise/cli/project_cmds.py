@@ -92,7 +92,11 @@ def estimate(project: Path = ProjectDir,
 def annotate(project: Path = ProjectDir,
              limit: int = typer.Option(None, help="annotate at most this many more items"),
              wait: bool = typer.Option(False, "--wait", help="if another run holds the project, wait for it "
-                                       "instead of stopping")) -> None:
+                                       "instead of stopping"),
+             runner: str = typer.Option("local", help="local: this process; ray: batches spread over Ray actors "
+                                        "(ray.init() here, or the cluster RAY_ADDRESS names; a cluster needs "
+                                        "store.url)"),
+             workers: int = typer.Option(4, min=1, help="with --runner ray: how many actors")) -> None:
     """Label the pending items: cached answers replayed, budget reserved before each call.
 
     Safe to stop at any time (Ctrl-C or kill): rerun and it goes on where it stopped, paying
@@ -107,8 +111,16 @@ def annotate(project: Path = ProjectDir,
 
     Exit codes: 0 all done; 2 bad input or config; 3 stopped by the budget with items
     pending; 4 the backend kept failing, items pending; 5 another run holds the project;
-    6 stopped by the gold questions."""
+    6 stopped by the gold questions.
+
+    Many workers: with `store.url` (PostgreSQL) several `labelwise annotate` processes, on any
+    machines, work on one project together, each question paid once. `--runner ray --workers 8`
+    spreads the pending items over Ray actors (gold questions are not watched there)."""
     from .exit_codes import exit_for
+    if runner not in ("local", "ray"):
+        raise typer.BadParameter(f"--runner must be local or ray, not {runner!r}")
+    if runner == "ray":
+        return _annotate_with_ray(project, workers, wait, limit)
     p = Project.open(project)
     records = p.load_records()
     with Progress(TextColumn("[bold]annotating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -144,6 +156,33 @@ def annotate(project: Path = ProjectDir,
     if code:
         console.print(f"[yellow]{s.pending} item(s) still pending[/]: rerun `labelwise annotate -p {project}` "
                       f"to go on (exit code {code})")
+        raise typer.Exit(code)
+
+
+def _annotate_with_ray(project: Path, workers: int, wait: bool, limit: int | None) -> None:
+    from ..runners.ray_runner import run_with_ray
+    from .exit_codes import exit_for
+    if limit is not None:
+        raise typer.BadParameter("--limit is not supported with --runner ray")
+    with Progress(TextColumn("[bold]annotating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=console) as bar:
+        tid = bar.add_task("annotate", total=None, info=f"starting {workers} Ray actor(s)...")
+
+        def tick(s) -> None:  # noqa: ANN001
+            bar.update(tid, total=s.total, completed=s.already_done + s.annotated + s.failed,
+                       info=f"{s.batches} batch(es) calls {s.calls} cached {s.from_cache} errors {s.errors} "
+                            f"${s.money:.4f}")
+
+        s = run_with_ray(project, workers, on_progress=tick, wait_for_lock=wait)
+    console.print(f"annotated {s.annotated} item(s) in {s.seconds:.1f}s ({s.already_done} were already done) with "
+                  f"{s.workers} Ray actor(s), {s.batches} batch(es): {s.calls} LLM call(s), {s.from_cache} answer(s) "
+                  f"from the cache, {s.prompt_tokens + s.completion_tokens:,} tokens, ${s.money:.4f}; "
+                  f"{s.errors} stored as errors, {s.failed} failed and left pending")
+    for why in s.stops:
+        console.print(f"[yellow]stopped:[/] {why}")
+    code = exit_for(s)
+    if code:
+        console.print(f"[yellow]{s.pending} item(s) still pending[/]: rerun to go on (exit code {code})")
         raise typer.Exit(code)
 
 

@@ -1,0 +1,87 @@
+"""The Ray runner on a real local Ray (2 CPUs) against a real HTTP fault server: labels identical to
+the local runner, each question paid once, and an actor killed mid-batch (SIGKILL of its process)
+costs nothing twice: its batch is retried, its answers replayed, its claims taken over."""
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+
+from labelwise.project import Project
+from tests.servers import Seen, scored
+
+from .conftest import CLI, make_project
+
+ray = pytest.importorskip("ray", reason="the Ray runner needs ray (scripts/setup.sh installs it)")
+pytestmark = [pytest.mark.external, pytest.mark.slow]
+
+POS = ((" positive", -0.1), (" negative", -2.5))
+NEG = ((" positive", -2.0), (" negative", -0.2))
+
+
+def by_text(delay):
+    """Answers that depend on the item: 'great' reviews positive, the rest negative."""
+    def answer(seen: Seen):
+        text = seen.body["messages"][-1]["content"] if seen.body else ""
+        return scored(POS if "great" in text else NEG, delay=delay)
+    return answer
+
+
+def labels(proj):
+    p = Project.open(proj)
+    return {rid: (a.label, a.distribution) for rid, a in p.current_annotations(p.read_data()).items()}
+
+
+def ledger(db):
+    with sqlite3.connect(db) as c:
+        return c.execute("SELECT COUNT(*), COUNT(DISTINCT cache_key) FROM ledger").fetchone()
+
+
+def _actor_pids():
+    out = subprocess.run(["pgrep", "-f", "_AnnotateBatch"], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out if int(p) != os.getpid()]
+
+
+def test_ray_runner_labels_like_the_local_runner_and_survives_a_killed_actor(tmp_path):
+    from tests.servers import FaultServer
+    n = 80
+    with FaultServer(default=by_text(0.05)) as server:
+        local = make_project(tmp_path / "local", server.url, n=n, concurrency=2)
+        r = subprocess.run([*CLI, "annotate", "-p", str(local)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        asked_locally = len(server.chat_requests)
+        proj = make_project(tmp_path / "ray", server.url, n=n, concurrency=2, extra="store:\n  lease_s: 2\n")
+        killed = []
+
+        def kill_one_actor_mid_run():
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                if (proj / "labelwise.db").exists() and ledger(proj / "labelwise.db")[0] >= 15 and _actor_pids():
+                    pid = _actor_pids()[0]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=kill_one_actor_mid_run)
+        killer.start()
+        r = subprocess.run([*CLI, "annotate", "-p", str(proj), "--runner", "ray", "--workers", "2"],
+                           capture_output=True, text=True, timeout=300)
+        killer.join()
+        assert killed, "no actor was killed: the test did not test a crash"
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "with 2 Ray actor(s)" in " ".join(r.stdout.split())
+        assert ledger(proj / "labelwise.db") == (n, n)  # every question in the ledger once
+        # sent again only what the killed actor had in flight (its concurrency: 2)
+        assert n <= len(server.chat_requests) - asked_locally <= n + 2
+        assert labels(proj) == labels(local) and len(labels(proj)) == n
+        with sqlite3.connect(proj / "labelwise.db") as c:
+            assert c.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+        # everything done: a second Ray run pays nothing
+        again = subprocess.run([*CLI, "annotate", "-p", str(proj), "--runner", "ray", "--workers", "2"],
+                               capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0 and f"{n} were already done" in " ".join(again.stdout.split())
+        assert ledger(proj / "labelwise.db") == (n, n)
