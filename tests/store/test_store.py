@@ -1,6 +1,8 @@
 import dataclasses
 import sqlite3
 
+import pytest
+
 from labelwise.store import Store, cache_key
 from labelwise.store.database import ANNOTATION_FIELDS
 from labelwise.types import Annotation, Message, Query, Record, Response, Usage
@@ -113,3 +115,20 @@ def test_annotation_values_are_stored_as_annotations_are(tmp_path):
     assert rows[0] == rows[1]
     assert one.annotations(repeat=None) == [a, b] == two.annotations(repeat=None)
     assert tuple(f.name for f in dataclasses.fields(Annotation)) == ANNOTATION_FIELDS
+
+
+@pytest.mark.slow
+def test_processes_opening_a_new_database_together_all_get_it(tmp_path):
+    """Switching a new file to WAL fails at once ("database is locked") while another process
+    creates it; a runner's workers open the store together, so opening waits and retries.
+    (Seen once in 25 trials of 6 processes before the retry: 20 trials catch it most times.)"""
+    import subprocess
+    import sys
+    code = "import sys; from labelwise.store import Store; Store(sys.argv[1]).set_kv(sys.argv[2], 1)"
+    for trial in range(20):
+        path = tmp_path / f"new{trial}.db"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(path), f"k{i}"], stderr=subprocess.PIPE, text=True)
+                 for i in range(6)]
+        errs = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 6, errs
+        assert all(Store(path).get_kv(f"k{i}") == 1 for i in range(6))

@@ -109,7 +109,10 @@ def run_with_ray(project_dir: str | Path, workers: int, on_progress: Callable[[R
                 started = True
             _quiet(ray)
             try:
-                size = batch_size or max(1, min(256, -(-len(pending) // (workers * 4))))
+                # a batch keeps an actor's calls in flight (several times its concurrency) and
+                # the work spread (about two batches per actor), at most 1,024 items
+                per_actor = -(-len(pending) // (workers * 2))
+                size = batch_size or min(1024, max(4 * project.config.annotator.concurrency, per_actor))
                 ds = ray.data.from_items([{"id": p[0].id} for p in pending], override_num_blocks=max(
                     1, -(-len(pending) // size)))
                 out = ds.map_batches(_AnnotateBatch, fn_constructor_args=(str(Path(project_dir).resolve()),),

@@ -125,11 +125,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             try:
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
-                _migrate(self.db)
-                self.db.executescript(SCHEMA)
-                self._init_spend_totals()
+                _retry_while_locked(self._open_sqlite)
             except sqlite3.DatabaseError as e:
                 self.db.close()
                 raise LabelwiseError(f"{self.path}: not a usable labelwise database ({e}); restore it from a backup, "
@@ -138,6 +134,13 @@ class Store:
             self._lock = ProjectLock(None if str(location) == ":memory:" else Path(f"{self.path}.lock"))
         self.worker = worker
         self._budget_mutex = threading.Lock()  # one budget transaction at a time on this connection
+
+    def _open_sqlite(self) -> None:
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        _migrate(self.db)
+        self.db.executescript(SCHEMA)
+        self._init_spend_totals()
 
     @property
     def where(self) -> str:
@@ -648,6 +651,20 @@ def _migrate(db: sqlite3.Connection) -> None:
     if res and "owner" not in res[0]:
         db.execute("ALTER TABLE budget_reservations ADD COLUMN owner TEXT")
         db.execute("ALTER TABLE budget_reservations ADD COLUMN expires_at REAL")
+
+
+def _retry_while_locked(step: Any, seconds: float = 30.0) -> None:
+    """Run ``step``, again while another connection holds the database: switching a new file to
+    WAL fails at once with "database is locked" (no busy wait) when several processes (a
+    runner's workers) open it together."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _gold(x: Any) -> Any:
