@@ -11,6 +11,13 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
   apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
     apt-get install -y -q chromium >/dev/null 2>&1; } || echo "could not install chromium: browser tests will fail" >&2
 fi
+# The PostgreSQL store's tests start a throw-away cluster of Debian's server (tests/pg.py).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1 && \
+   command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "installing PostgreSQL for the store's tests (about a minute)..." >&2
+  apt-get install -y -q postgresql >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+    apt-get install -y -q postgresql >/dev/null 2>&1; } || echo "could not install PostgreSQL: its tests will fail" >&2
+fi
 STAMP=.venv/.labelwise-setup
 want="$( (cat pyproject.toml scripts/setup.sh scripts/build_llama.sh; grep -m1 '^flags' /proc/cpuinfo) 2>/dev/null \
   | sha256sum | cut -d' ' -f1)"  # a new CPU (another machine) installs again

@@ -163,3 +163,12 @@ def test_unclosed_bracket_is_reported_where_it_opened(tmp_path):
     with pytest.raises(ConfigError, match=r"labelwise.yaml:3: not valid YAML: a \[\.\.\.\] list that starts on "
                                           r"this line is not closed where expected \(YAML: .* at line 4\)"):
         load_config(p)
+
+
+def test_store_url_must_be_postgres_and_expands_variables(tmp_path, monkeypatch):
+    p = write(tmp_path / "labelwise.yaml", GOOD + "store:\n  url: sqlite:///x.db\n")
+    with pytest.raises(ConfigError, match=r"labelwise.yaml:\d+ \(field 'store.url'\).*postgresql:// URL.*store.path"):
+        load_config(p)
+    monkeypatch.setenv("LW_PG_PASSWORD", "s3cret")
+    p = write(tmp_path / "labelwise.yaml", GOOD + "store:\n  url: postgresql://lw:${LW_PG_PASSWORD}@db/proj\n")
+    assert load_config(p).store.url == "postgresql://lw:s3cret@db/proj"

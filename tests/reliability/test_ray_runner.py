@@ -78,6 +78,11 @@ def test_ray_runner_labels_like_the_local_runner_and_survives_a_killed_actor(tmp
         # sent again only what the killed actor had in flight (its concurrency: 2)
         assert n <= len(server.chat_requests) - asked_locally <= n + 2
         assert labels(proj) == labels(local) and len(labels(proj)) == n
+        for d in (local, proj):  # the exported datasets, byte for byte
+            e = subprocess.run([*CLI, "export", "-p", str(d), "--out", str(d / "out.jsonl")], capture_output=True,
+                               text=True, timeout=120)
+            assert e.returncode == 0, e.stderr
+        assert (proj / "out.jsonl").read_bytes() == (local / "out.jsonl").read_bytes()
         with sqlite3.connect(proj / "labelwise.db") as c:
             assert c.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
         # everything done: a second Ray run pays nothing

@@ -57,14 +57,20 @@ def test_workers_share_a_postgres_project_and_a_killed_one_costs_nothing_twice(t
         assert len(server.chat_requests) <= n + 2
 
 
-def test_one_budget_for_every_worker(tmp_path, postgres):
+def test_one_budget_for_every_worker_even_when_one_is_killed(tmp_path, postgres):
     url = postgres.new_database()
-    with FaultServer(default=scored(delay=0.02)) as server:
+    with FaultServer(default=scored(delay=0.05)) as server:
         proj = make_project(tmp_path / "p", server.url, n=120, concurrency=4,
-                            budget="budget:\n  requests: 50\n", extra=f"store:\n  url: {url}\n")
+                            budget="budget:\n  requests: 50\n", extra=f"store:\n  url: {url}\n  lease_s: 2\n")
         procs = _start(proj, 3)
+        deadline = time.time() + 90
+        while _rows(url, "SELECT COUNT(*) FROM ledger")[0] < 8 and time.time() < deadline:
+            time.sleep(0.02)
+        procs[0].send_signal(signal.SIGKILL)  # its calls in flight stay reserved: they may have been paid
         outs = [p.communicate(timeout=180) for p in procs]
-        assert [p.returncode for p in procs] == [3, 3, 3], [o[1] for o in outs]  # stopped by the budget
-        assert len(server.chat_requests) == 50
-        assert _rows(url, "SELECT COUNT(*), COUNT(DISTINCT cache_key) FROM ledger") == (50, 50)
-        assert _rows(url, "SELECT requests FROM spend_totals") == (50,)
+        assert [p.returncode for p in procs[1:]] == [3, 3], [o[1] for o in outs]  # stopped by the budget
+        paid, = _rows(url, "SELECT requests FROM spend_totals")
+        held, = _rows(url, "SELECT COALESCE(SUM(requests), 0) FROM budget_reservations")
+        assert paid + held == 50  # the budget, spent to the last request, never past it
+        assert len(server.chat_requests) <= 50  # what the server was asked, the dead worker's calls included
+        assert _rows(url, "SELECT COUNT(*), COUNT(DISTINCT cache_key) FROM ledger") == (paid, paid)

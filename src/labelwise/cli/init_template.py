@@ -51,6 +51,7 @@ budget:                       # any of these; the run stops before exceeding one
 
 store:
   path: labelwise.db          # SQLite project database (records, annotations, cache, ledger)
+  # url: postgresql://user@host/db   # PostgreSQL instead: many annotate processes (or --runner ray) at once
 
 gold:                         # gold questions: rows with a gold label, plus `path`, mixed into the stream
   # path: data/gold.csv       # labeled items with the data's columns, inserted at random positions

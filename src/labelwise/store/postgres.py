@@ -85,6 +85,7 @@ class PgConnection:
         self._sql: dict[str, str] = {}  # statement -> translated
         self._mutex = threading.RLock()  # a transaction is one thread's, start to end
         self._in_tx = False
+        self.round_trips = 0  # statements sent (BEGIN and COMMIT included): what a network's latency multiplies
 
     def _q(self, sql: str) -> str:
         t = self._sql.get(sql)
@@ -99,9 +100,12 @@ class PgConnection:
             self._mutex.acquire()
             self._conn.execute("BEGIN")
             self._in_tx = True
+            self.round_trips += 1
             if "IMMEDIATE" in head:
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_KEY,))
+                self.round_trips += 1
             return None
+        self.round_trips += 1
         with self._mutex:  # never inside another thread's transaction
             return self._conn.execute(self._q(sql), tuple(args))
 
@@ -110,7 +114,8 @@ class PgConnection:
         with self._mutex:
             cur = self._conn.cursor()
             if rows:
-                cur.executemany(self._q(sql), rows)
+                cur.executemany(self._q(sql), rows)  # pipelined by psycopg: about one round trip
+                self.round_trips += 1
             return cur
 
     def executescript(self, script: str) -> None:
@@ -123,6 +128,7 @@ class PgConnection:
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
         if not self._in_tx:
             return
+        self.round_trips += 1
         try:
             self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
         finally:
