@@ -90,3 +90,41 @@ def test_ray_runner_labels_like_the_local_runner_and_survives_a_killed_actor(tmp
                                capture_output=True, text=True, timeout=300)
         assert again.returncode == 0 and f"{n} were already done" in " ".join(again.stdout.split())
         assert ledger(proj / "labelwise.db") == (n, n)
+
+
+@pytest.mark.real_model
+def test_ray_actors_with_the_embedded_model_label_like_one_process(tmp_path):
+    """Two actors of one thread each run the real embedded model (smollm2-135m) on their batches:
+    the same labels as one local process, each item asked once."""
+    pytest.importorskip("llama_cpp")
+    n = 16
+    projects = []
+    for name in ("local", "ray"):
+        proj = tmp_path / name
+        subprocess.run([*CLI, "init", str(proj)], check=True, capture_output=True)
+        cfg = proj / "labelwise.yaml"
+        cfg.write_text(cfg.read_text().replace("model: qwen2.5-coder-1.5b-instruct", "model: smollm2-135m-instruct")
+                       .replace("  # limit: 100", f"  limit: {n}").replace("  # n_threads: 2", "  n_threads: 1"))
+        projects.append(proj)
+    local, proj = projects
+    r = subprocess.run([*CLI, "annotate", "-p", str(local)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([*CLI, "annotate", "-p", str(proj), "--runner", "ray", "--workers", "2"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "with 2 Ray actor(s)" in " ".join(r.stdout.split())
+    assert ledger(proj / "labelwise.db") == (n, n)
+    got, want = labels(proj), labels(local)
+    assert {k: v[0] for k, v in got.items()} == {k: v[0] for k, v in want.items()} and len(got) == n
+    for rid, (_, dist) in got.items():  # the same distributions, to float tolerance
+        assert dist.keys() == want[rid][1].keys()
+        assert all(abs(dist[k] - want[rid][1][k]) < 1e-6 for k in dist)
+
+
+def test_an_embedded_model_actor_takes_its_threads_and_an_http_one_a_quarter_cpu(tmp_path):
+    from labelwise.runners.ray_runner import actor_cpus
+    proj = make_project(tmp_path / "p", "http://127.0.0.1:9/v1")
+    assert actor_cpus(Project.open(proj)) == 0.25
+    cfg = proj / "labelwise.yaml"
+    cfg.write_text(cfg.read_text().replace("backend: openai", "backend: llamacpp\n  n_threads: 3"))
+    assert actor_cpus(Project.open(proj)) == 3.0

@@ -31,6 +31,7 @@ from ..errors import ConfigError, LabelwiseError
 from ..project import Project
 
 # summed over batches; a batch's already_done counts items a killed attempt at it wrote (a retry finds them done)
+MAX_RESTARTS = 3  # per actor, and retries per batch
 COUNTERS = ("already_done", "annotated", "calls", "from_cache", "errors", "failed", "prompt_tokens", "completion_tokens")
 
 
@@ -115,12 +116,20 @@ def run_with_ray(project_dir: str | Path, workers: int, on_progress: Callable[[R
                 size = batch_size or min(1024, max(4 * project.config.annotator.concurrency, per_actor))
                 ds = ray.data.from_items([{"id": p[0].id} for p in pending], override_num_blocks=max(
                     1, -(-len(pending) // size)))
+                # an actor that dies is restarted and its batch retried (a few times: one that keeps
+                # dying, e.g. out of memory, ends the run with Ray's reason instead of looping)
                 out = ds.map_batches(_AnnotateBatch, fn_constructor_args=(str(Path(project_dir).resolve()),),
                                      batch_size=size, compute=ray.data.ActorPoolStrategy(size=workers),
-                                     num_cpus=cpus, zero_copy_batch=True)
-                for batch in out.iter_batches(batch_size=1, batch_format="numpy"):
-                    _add(s, batch)
-                    on_progress(s)
+                                     num_cpus=cpus, zero_copy_batch=True, max_restarts=MAX_RESTARTS,
+                                     max_task_retries=MAX_RESTARTS)
+                try:
+                    for batch in out.iter_batches(batch_size=1, batch_format="numpy"):
+                        _add(s, batch)
+                        on_progress(s)
+                except Exception as e:  # noqa: BLE001 - Ray wraps the worker's own error
+                    last = [ln for ln in str(e).strip().splitlines() if ln.strip()][-1:] or [type(e).__name__]
+                    raise LabelwiseError(f"a Ray worker failed: {last[0].strip()}. What the workers wrote is kept "
+                                         "(answers, ledger, annotations): rerun to go on") from None
             finally:
                 if started:
                     ray.shutdown()
