@@ -112,3 +112,22 @@ def test_relevance_kind_brings_its_own_parts(tmp_path):
     assert p.task.labels == ("3", "2", "1", "0") and p.read_data()[0].gold == "2"
     with pytest.raises(ValueError):
         p.task.normalize_gold(4)
+
+
+def test_the_english_analyzer_matches_inflections_the_plain_one_misses():
+    from labelwise.search.bm25 import analyzer
+    assert analyzer("english")("The Boundaries of flowing layers") == ["boundari", "flow", "layer"]
+    assert analyzer("plain")("The Boundaries") == ["the", "boundaries"]
+    corpus = {"d1": "boundaries of turbulent layers", "d2": "the cat sat on the mat", "d3": "a layer cake recipe"}
+    queries = {"q": "boundary layer"}
+    plain = bm25_candidates(corpus, queries, k=3, analyzer_name="plain")["q"]
+    english = bm25_candidates(corpus, queries, k=3, analyzer_name="english")["q"]
+    assert plain[0] == ("d3", plain[0][1]) and dict(plain)["d1"] == 0.0  # "boundaries", "layers": no exact word
+    assert english[0][0] == "d1" and english[0][1] > dict(english)["d3"] > 0  # both stems match d1
+    with pytest.raises(ValueError, match="unknown BM25 analyzer 'french'"):
+        analyzer("french")
+
+
+def test_search_pairs_refuses_an_unknown_analyzer(tmp_path):
+    r = CliRunner().invoke(app, ["search", "pairs", str(tmp_path), "-o", str(tmp_path / "p.jsonl"), "--analyzer", "x"])
+    assert r.exit_code == 2 and "use one of english, plain" in r.output

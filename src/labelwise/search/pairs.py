@@ -13,14 +13,15 @@ from .bm25 import bm25_candidates
 
 
 def build_pairs(folder: str | Path, k: int = 20, split: str = "test", max_queries: int | None = None,
-                seed: int = 0, unjudged: int | None = 0) -> list[dict[str, Any]]:
+                seed: int = 0, unjudged: int | None = 0, analyzer: str = "english") -> list[dict[str, Any]]:
     """Rows with id, query_id, query, doc_id, document, label, bm25. ``unjudged``: the grade of
-    a candidate the qrels do not list (None: leave it without a label)."""
+    a candidate the qrels do not list (None: leave it without a label); ``analyzer``: BM25's
+    tokenizer (``bm25.analyzer``)."""
     corpus, queries, qrels = read_beir(folder, split)
     qids = [q for q in queries if q in qrels]
     if max_queries is not None and max_queries < len(qids):
         qids = sorted(random.Random(seed).sample(qids, max_queries), key=lambda q: (len(q), q))
-    cands = bm25_candidates(corpus, {q: queries[q] for q in qids}, k)
+    cands = bm25_candidates(corpus, {q: queries[q] for q in qids}, k, analyzer)
     rows = []
     for q in qids:
         for d, score in cands[q]:
