@@ -113,7 +113,9 @@ def main() -> None:
     src = p.read_extra(work / "source.csv", "train", need_labels=True)
     pool = p.read_extra(work / "pool.csv", "pool")
     t0 = time.perf_counter()
-    p.run(pool, watch_gold=False)  # the LLM labels the whole pool once; the loops replay it
+    s = p.run(pool, watch_gold=False)  # the LLM labels the whole pool once; the loops replay it
+    if s.pending or s.failed:
+        sys.exit(f"the LLM did not label the pool ({s.pending} pending): {s.stopped or s.last_failure}")
     llm_s = (time.perf_counter() - t0) / len(pool)
     p.annotator.unload()
     llm = {a_.record_id: a_.label for a_ in p.store.annotations()}

@@ -161,6 +161,8 @@ def test_items_people_answered_take_their_majority_and_no_model_is_asked_about_t
     reaching = [r.id for r in calib + held if (1000 + int(r.id[1:])) % 3 == 0]  # no machine stage kept hard gold
     assert pg["offered"] == len(reaching) and pg["answered"] == sum(1 for r in hard_gold if r in reaching)
     assert pg["correct"] == pg["answered"] - (hard_gold[0] in reaching) and 0 < pg["ci95"][0] < pg["ci95"][1] <= 1
+    assert pg["per_reviewer"]["alice"] == {k: pg[k] for k in ("answered", "correct", "accuracy", "ci95")}  # she alone
+    assert "bob" not in pg["per_reviewer"]  # bob answered no gold
     weak.asked.clear()
     res = run_route(project, stages, plans)
     assert sorted(weak.asked) == [i for i in range(300) if i not in (0, 3, 6)]  # never asked what people labeled
@@ -174,6 +176,7 @@ def test_items_people_answered_take_their_majority_and_no_model_is_asked_about_t
     assert human_row["labeled"] == 3 and human_row["queued"] == 97 and summary["dataset"]["from_people"] == 3
     page = write_route_report(summary, tmp_path / "r.html").read_text()
     assert "3 labeled, 97 queued" in page and f"of {pg['answered']} gold" in page
+    assert f"<li>alice: {pg['accuracy']:.1%} of {pg['answered']} gold" in page and "<li>bob:" not in page
     assert "labeled by people (their majority)</td><td>3<" in page
 
 

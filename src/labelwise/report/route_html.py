@@ -31,6 +31,15 @@ def _people_gold(g: dict | None) -> str:
     return f"{g['accuracy']:.1%} of {g['answered']} gold ({lo:.0%}–{hi:.0%})"
 
 
+def _per_reviewer(g: dict | None) -> str:
+    """One line per reviewer: their own answers on that gold (the majority hides a weak one)."""
+    rows = [(name, r) for name, r in ((g or {}).get("per_reviewer") or {}).items() if r["answered"]]
+    if not rows:
+        return ""
+    items = "".join(f"<li>{html.escape(name)}: {_people_gold(r)}</li>" for name, r in rows)
+    return f"<p>Each reviewer on the gold that reached people:</p><ul class='note'>{items}</ul>"
+
+
 def _money(v: float | None) -> str:
     return "–" if v is None else f"${v:,.2f}"
 
@@ -98,6 +107,7 @@ def write_route_report(summary: dict[str, Any], out: Path) -> Path:
                 extra += f" Recalibrated before each of {s['batches']} batches, at delta {s['delta']:.4g} each."
             parts.append(f"<li><b>{e(s['stage'])}</b>: {e(s['reason'])}.{e(extra)}</li>")
     parts.append("</ul>")
+    parts += [_per_reviewer(s["people_gold"]) for s in summary["stages"] if s["kind"] == "people"]
     png = _risk_coverage_png(summary)
     if png:
         parts.append(f"<img alt='risk-coverage per stage' src='data:image/png;base64,{png}'>")

@@ -143,13 +143,22 @@ def _people_rows(project: Any, records: Sequence[Record]) -> list[Row]:
 
 
 def people_gold_accuracy(project: Any, gold: Sequence[Record]) -> dict[str, Any]:
-    """People's majority label against these gold items, where they answered them."""
-    verdicts = people_majority(project.people_labels({r.id for r in gold}))
-    answered = [r for r in gold if r.id in verdicts]
-    correct = int(_correct([verdicts[r.id].label for r in answered], answered).sum())
+    """People's majority label against these gold items, where they answered them; and each
+    reviewer's own answers against them (``per_reviewer``: who is worth their price)."""
+    people = project.people_labels({r.id for r in gold})
+    verdicts = people_majority(people)
+    out = _accuracy_of({rid: v.label for rid, v in verdicts.items()}, gold)
+    out["offered"] = len(gold)
+    out["per_reviewer"] = {name: _accuracy_of(labels, gold) for name, labels in sorted(people.items())}
+    return out
+
+
+def _accuracy_of(labels: dict[str, Any], gold: Sequence[Record]) -> dict[str, Any]:
+    answered = [r for r in gold if r.id in labels]
+    correct = int(_correct([labels[r.id] for r in answered], answered).sum())
     lo, hi = wilson_interval(correct, len(answered)) if answered else (None, None)
-    return {"offered": len(gold), "answered": len(answered), "correct": correct,
-            "accuracy": correct / len(answered) if answered else None, "ci95": [lo, hi]}
+    return {"answered": len(answered), "correct": correct, "accuracy": correct / len(answered) if answered else None,
+            "ci95": [lo, hi]}
 
 
 def _stage_delta(project: Any, stage: Any, pool_size: int) -> tuple[float, int]:
