@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 sys.path.insert(0, str(Path(__file__).parent))
 from results import mean_std, shared_datasets, write_section  # noqa: E402
@@ -68,8 +70,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", default="ir_cranfield")
     ap.add_argument("--target", default="ir_cisi")
-    ap.add_argument("--llm-db", default="/tmp/lwrel300/ir_cisi/labelwise.db", help="bench_relevance.py's database")
-    ap.add_argument("--pool-pairs", default="/tmp/lwrel300/ir_cisi/pairs.csv", help="bench_relevance.py's pairs")
+    ap.add_argument("--relevance-workdir", default="/tmp/labelwise-bench-relevance",
+                    help="bench_relevance.py's --workdir: the target's graded pairs and their database")
+    ap.add_argument("--llm-db", default=None, help="default: RELEVANCE_WORKDIR/TARGET/labelwise.db")
+    ap.add_argument("--pool-pairs", default=None, help="default: RELEVANCE_WORKDIR/TARGET/pairs.csv")
     ap.add_argument("--source-queries", type=int, default=10)
     ap.add_argument("--test-queries", type=int, default=10)
     ap.add_argument("--k", type=int, default=20)
@@ -81,7 +85,9 @@ def main() -> None:
     ap.add_argument("--seed-size", type=int, default=20)
     ap.add_argument("--workdir", default="/tmp/labelwise-bench-loop-relevance")
     args = ap.parse_args()
-    work = Path(args.workdir)
+    args.llm_db = args.llm_db or str(Path(args.relevance_workdir) / args.target / "labelwise.db")
+    args.pool_pairs = args.pool_pairs or str(Path(args.relevance_workdir) / args.target / "pairs.csv")
+    work = Path(args.workdir) / f"{args.source}-{args.target}"
     work.mkdir(parents=True, exist_ok=True)
     ds = shared_datasets()
     pool_ids = {row["id"] for row in csv.DictReader(open(args.pool_pairs, encoding="utf-8"))}
@@ -122,6 +128,7 @@ def main() -> None:
     test = p.load_records()
     print(f"source {len(src)} pairs, pool {len(pool_rows)}, test {len(test)}", flush=True)
     rows: dict[str, list[dict]] = {}
+    picks: dict[str, list[tuple[float, float]]] = {}  # strategy -> (share judged relevant by qrels, LLM grade >= 2)
 
     def ranker(seed: int):  # noqa: ANN202
         return make_small_model("ranker", store=p.store, seed=seed)  # the loop's own ranker, same settings
@@ -150,14 +157,21 @@ def main() -> None:
                                       seed_size=args.seed_size, model="ranker",
                                       initial_train=str(work / "source.csv"), pool_path=str(work / "pool.csv"))
             res = loop.run()
-            last = res[-1]
-            r = {d: v["ndcg@10"] for d, v in last["test"].items()}
-            r["calls"] = sum(x["calls"] for x in res)
-            rows.setdefault(f"{strategy}, {args.budget} LLM grades", []).append(r)
-            print(f"  {strategy} seed {seed}: {r} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            for rnd in res:  # every round's budget is a row: the table reads at two or more budgets
+                r = {d: v["ndcg@10"] for d, v in rnd["test"].items()}
+                rows.setdefault(f"{strategy}, {rnd['llm_labels']} LLM grades", []).append(r)
+            labeled = p.store.rounds(loop.run_name)[-1][2]  # what the strategy bought, and what it was
+            judged = [target_qrels.get(i.split(":", 1)[1]) for i in labeled]
+            picks.setdefault(strategy, []).append((
+                sum(1 for g in judged if g) / max(1, len(judged)),
+                sum(1 for i, g in labeled.items() if g is not None and int(g) >= 2) / max(1, len(labeled))))
+            print(f"  {strategy} seed {seed}: {[(x['llm_labels'], x['test']) for x in res]} "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
     lines = ["| way | nDCG@10 source (" + args.source + ") | nDCG@10 target (" + args.target + ") | runs |",
              "|---|---|---|---|"]
-    for title, rs in rows.items():
+    refs = [t for t in rows if "LLM grades" not in t]
+    bought = sorted((t for t in rows if "LLM grades" in t), key=lambda t: (int(t.split(", ")[1].split()[0]), t))
+    for title, rs in [(t, rows[t]) for t in refs + bought]:
         lines.append(f"| {title} | {mean_std([x['source'] for x in rs])} | {mean_std([x['target'] for x in rs])} | "
                      f"{len(rs)} |")
     body = (f"Source: {args.source}, {len(src)} pairs ({args.source_queries} queries x BM25 top {args.k}) with qrels "
@@ -167,9 +181,14 @@ def main() -> None:
             f"`ranker` small model with its defaults (MiniLM bi-encoder, 3 epochs). Loop: budget {args.budget}, {args.rounds} rounds, "
             f"first batch {args.seed_size} picked by the source-trained model. Mean ± std over seeds "
             f"{args.seeds}. With {args.test_queries} test queries per collection the std over seeds understates the "
-            "uncertainty: differences under ~0.05 nDCG@10 are not evidence either way.\n\n" + "\n".join(lines))
+            "uncertainty: differences under ~0.05 nDCG@10 are not evidence either way.\n\n" + "\n".join(lines)
+            + "\n\nWhat each strategy bought (pool pairs it sent to the LLM, all seeds): share the qrels judge "
+            "relevant, and share the LLM graded 2 or 3:\n\n"
+            + "\n".join(f"- {st}: qrels relevant {np.mean([x[0] for x in v]):.1%}, LLM grade >= 2 "
+                         f"{np.mean([x[1] for x in v]):.1%}" for st, v in picks.items()))
     cmd = "python bench/bench_loop_relevance.py " + " ".join(sys.argv[1:])
-    write_section("loop-relevance", "Active learning for ranking: ci in its own setting (source -> target)", body,
+    write_section(f"loop-relevance-{args.source}-{args.target}",
+                  f"Active learning for ranking: ci in its own setting ({args.source} -> {args.target})", body,
                   cmd.strip())
 
 
