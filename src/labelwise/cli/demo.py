@@ -34,7 +34,7 @@ def demo(directory: Path = typer.Option(Path("demo-project"), "--dir", help="whe
         text = text.replace("  # limit: 100", f"  limit: {limit}")
     cfg.write_text(text)
     console.rule("3/4 annotate")
-    project_cmds.annotate(directory, limit=None, wait=False)
+    project_cmds.annotate(directory, limit=None, wait=False, runner="local", workers=1)
     console.rule("4/4 evaluate")
     project_cmds.evaluate(directory, json_out=None, annotator=None)
     project_cmds.export(directory, fmt="jsonl", out=None)
