@@ -1,4 +1,4 @@
-"""The project database: records, annotations, the response cache and the ledger."""
+"""The project database (SQLite or PostgreSQL): records, annotations, the response cache, the ledger, claims."""
 from .cache import cache_key
 from .database import Store
 
