@@ -1,5 +1,6 @@
 """`estimate`: answers without embedding everything, times the embedded model on this machine
 (real smollm2 on a real project), and says when other processes keep the cores busy."""
+import os
 import subprocess
 import sys
 import threading
@@ -92,7 +93,9 @@ def test_other_load_counts_other_processes_not_this_one():
         hog.kill()
         hog.wait()
     assert mine < base + 0.5
-    assert theirs > base + 0.6
+    # a hog adds a core of other load, unless other work already fills the machine (as when CI
+    # runs beside a benchmark): other load cannot pass the core count
+    assert theirs > min(base + 0.6, (os.cpu_count() or 1) - 0.4)
 
 
 def test_threads_take_the_free_cores_and_say_when_the_machine_is_busy():

@@ -36,8 +36,11 @@ def labels(proj):
 
 
 def ledger(db):
-    with sqlite3.connect(db) as c:
-        return c.execute("SELECT COUNT(*), COUNT(DISTINCT cache_key) FROM ledger").fetchone()
+    try:
+        with sqlite3.connect(db) as c:
+            return c.execute("SELECT COUNT(*), COUNT(DISTINCT cache_key) FROM ledger").fetchone()
+    except sqlite3.OperationalError:  # the file is there, its schema not yet
+        return (0, 0)
 
 
 def _actor_pids():
@@ -48,7 +51,7 @@ def _actor_pids():
 def test_ray_runner_labels_like_the_local_runner_and_survives_a_killed_actor(tmp_path):
     from tests.servers import FaultServer
     n = 80
-    with FaultServer(default=by_text(0.05)) as server:
+    with FaultServer(default=by_text(0.2)) as server:  # 80 x 0.2 s over 4 calls in flight: ~4 s to kill in
         local = make_project(tmp_path / "local", server.url, n=n, concurrency=2)
         r = subprocess.run([*CLI, "annotate", "-p", str(local)], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
@@ -57,9 +60,10 @@ def test_ray_runner_labels_like_the_local_runner_and_survives_a_killed_actor(tmp
         killed = []
 
         def kill_one_actor_mid_run():
-            deadline = time.time() + 120
+            deadline = time.time() + 600  # Ray's start-up on a loaded machine can take minutes
             while time.time() < deadline:
-                if (proj / "labelwise.db").exists() and ledger(proj / "labelwise.db")[0] >= 15 and _actor_pids():
+                if (proj / "labelwise.db").exists() and 10 <= ledger(proj / "labelwise.db")[0] < n - 20 and \
+                        _actor_pids():
                     pid = _actor_pids()[0]
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
