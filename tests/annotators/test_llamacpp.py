@@ -125,6 +125,8 @@ def test_greedy_generation_carries_token_logprobs_and_agrees_with_llama_cpp(anno
         assert all(lp <= 0 for _, lp in r.token_logprobs) and any(lp < 0 for _, lp in r.token_logprobs)
         assert r.raw["prompt"].endswith("assistant\n")
         _, tokens = annotator._prompt_tokens(query.messages)
+        # what it took from the KV cache is recorded, as for scored choices (the bench reads it)
+        assert 0 <= r.raw["prompt_tokens_reused"] < len(tokens)
         llm = annotator._llm
         llm.n_tokens = 0
         ref = llm.create_completion(tokens, max_tokens=40, temperature=0.0, seed=0)

@@ -62,6 +62,7 @@ class LlamaCppAnnotator:
         self._lock = threading.Lock()
         self._sha: str | None = None
         self._is_eog: Any = None  # llama_cpp's end-of-generation test, bound on load
+        self._reused = 0  # prompt tokens the last decode took from the KV cache
         self._starts: frozenset[int] = frozenset()  # block starts of the prompt in the cache (empty: reuse nothing)
         self._turn: int | None = None  # the control token that starts a chat message, read on load
         self._control: dict[str, int] = {}  # the vocabulary's control tokens by text, read on load
@@ -299,7 +300,7 @@ class LlamaCppAnnotator:
         ``create_completion(logprobs=...)`` could only give with ``logits_all=True``, i.e. a
         logits buffer of n_ctx x vocabulary floats)."""
         llm = self._llm
-        logits, _ = self._logits_after(tokens, roles)
+        logits, self._reused = self._logits_after(tokens, roles)  # reused: for the answer's raw record
         rng = np.random.default_rng(seed)
         out: list[int] = []
         lps: list[float] = []
@@ -342,7 +343,7 @@ class LlamaCppAnnotator:
             ids, lps = self._decode(tokens, query.max_tokens, roles=roles)
             text, pieces = self._pieces(ids, lps)
             completion = len(ids)
-            raw = {"prompt": prompt, "completion_tokens": ids}
+            raw = {"prompt": prompt, "completion_tokens": ids, "prompt_tokens_reused": self._reused}
         texts = [text]
         samples = []
         for i in range(1, query.samples):  # extra answers at the configured temperature, seeded
