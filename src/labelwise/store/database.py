@@ -241,15 +241,22 @@ class Store:
     def annotations_by_item_key(self, item_keys: Sequence[str]) -> dict[str, Annotation]:
         """The annotations stored under these item keys (see ``engine.item_key``)."""
         found: dict[str, Annotation] = {}
-        uniq = list(dict.fromkeys(item_keys))
-        for i in range(0, len(uniq), 900):
-            chunk = uniq[i:i + 900]
-            rows = self.db.execute(f"SELECT {_ANNOTATION_COLUMNS} FROM annotations WHERE item_key IN "
-                                   f"({','.join('?' * len(chunk))})", chunk)
-            for r in rows:
-                a = _annotation(r)
-                found[a.item_key] = a
+        for r in self._rows_where_in(f"SELECT {_ANNOTATION_COLUMNS} FROM annotations WHERE", "item_key",
+                                     list(dict.fromkeys(item_keys))):
+            a = _annotation(r)
+            found[a.item_key] = a
         return found
+
+    def _rows_where_in(self, select: str, column: str, keys: Sequence[Any], args: Sequence[Any] = ()) -> Iterator[Any]:
+        """The rows of ``select`` (which ends in ``WHERE`` or ``AND``; ``args`` are its own
+        parameters) whose ``column`` is one of ``keys``: one array parameter on PostgreSQL,
+        ``IN`` lists of 900 on SQLite (under its parameter limit)."""
+        if self.url is not None:
+            yield from self.db.execute(f"{select} {column} = ANY(?)", (*args, list(keys)))
+            return
+        for i in range(0, len(keys), 900):
+            chunk = keys[i:i + 900]
+            yield from self.db.execute(f"{select} {column} IN ({','.join('?' * len(chunk))})", (*args, *chunk))
 
     def add_annotations(self, anns: Iterable[Annotation]) -> int:
         """Insert; an annotation that already exists for the same key is kept, not duplicated."""
@@ -311,17 +318,14 @@ class Store:
 
         The keys go in as one JSON array joined to the cache's key index: one statement per
         call, and no temporary index of the keys as an ``IN (...)`` list builds (a replay looks
-        up every key of a run this way). SQLite builds without the JSON functions use IN."""
+        up every key of a run this way). SQLite builds without the JSON functions use IN lists,
+        PostgreSQL one array parameter (``_rows_where_in``)."""
         found: dict[str, Response] = {}
         uniq = list(dict.fromkeys(keys))
         if not uniq:
             return found
         from_json = Response.from_json
-        if self.url is not None:  # PostgreSQL: the keys as one array parameter
-            for k, resp in self.db.execute("SELECT key, response FROM cache WHERE key = ANY(?)", (uniq,)):
-                found[k] = from_json(loads(resp))
-            return found
-        if self._json_each:
+        if self._json_each and self.url is None:
             try:
                 rows = self.db.execute("SELECT c.key, c.response FROM json_each(?) j JOIN cache c ON c.key = j.value",
                                        (_dumps(uniq),))
@@ -333,11 +337,8 @@ class Store:
                 for k, resp in rows:
                     found[k] = from_json(loads(resp))
                 return found
-        for i in range(0, len(uniq), 900):
-            chunk = uniq[i:i + 900]
-            q = f"SELECT key, response FROM cache WHERE key IN ({','.join('?' * len(chunk))})"
-            for k, resp in self.db.execute(q, chunk):
-                found[k] = from_json(loads(resp))
+        for k, resp in self._rows_where_in("SELECT key, response FROM cache WHERE", "key", uniq):
+            found[k] = from_json(loads(resp))
         return found
 
     def record_call(self, key: str, annotator: dict[str, Any], query: dict[str, Any], response: Response,
@@ -590,16 +591,8 @@ class Store:
     # -- sentence embeddings, by encoder and the SHA-256 of their text ----------------------
     def embeddings(self, encoder: str, text_hashes: Sequence[str]) -> dict[str, bytes]:
         """text hash -> the stored vector's bytes, for those stored."""
-        found: dict[str, bytes] = {}
-        uniq = list(dict.fromkeys(text_hashes))
-        if self.url is not None:
-            return dict(self.db.execute("SELECT text_hash, vector FROM embeddings WHERE encoder=? AND "
-                                        "text_hash = ANY(?)", (encoder, uniq)))
-        for i in range(0, len(uniq), 900):
-            chunk = uniq[i:i + 900]
-            found.update(self.db.execute(f"SELECT text_hash, vector FROM embeddings WHERE encoder=? AND text_hash IN "
-                                         f"({','.join('?' * len(chunk))})", [encoder, *chunk]))
-        return found
+        return dict(self._rows_where_in("SELECT text_hash, vector FROM embeddings WHERE encoder=? AND", "text_hash",
+                                        list(dict.fromkeys(text_hashes)), (encoder,)))
 
     def put_embeddings(self, encoder: str, vectors: Iterable[tuple[str, bytes]]) -> None:
         with self.db:

@@ -60,8 +60,6 @@ def _translate(sql: str) -> str:
 class PgConnection:
     """One psycopg connection, used like the ``sqlite3`` connection ``Store`` was written for."""
 
-    dialect = "postgresql"
-
     def __init__(self, url: str) -> None:
         try:
             import psycopg
@@ -117,10 +115,6 @@ class PgConnection:
                 cur.executemany(self._q(sql), rows)  # pipelined by psycopg: about one round trip
                 self.round_trips += 1
             return cur
-
-    def executescript(self, script: str) -> None:
-        for stmt in pg_schema(script):
-            self._conn.execute(stmt)
 
     def __enter__(self) -> "PgConnection":
         return self
