@@ -35,33 +35,16 @@ from labelwise.store import Store  # noqa: E402
 from labelwise.types import Response, Usage  # noqa: E402
 from results import write_section  # noqa: E402
 from tests.pg import PostgresCluster  # noqa: E402
+from tests.reliability.conftest import make_project as reliability_project  # noqa: E402
 from tests.servers import spawn_fault_server  # noqa: E402
 
 CLI = [sys.executable, "-m", "labelwise.cli.app"]
-WORDS = ("soup", "staff", "room", "pizza", "view", "price", "music", "service", "bed", "coffee")
 
 
 def make_project(d: Path, url: str, n: int, concurrency: int, store: str = "") -> Path:
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "data.csv").write_text("text\n" + "".join(
-        f"Review {d.name}-{i}: the {WORDS[i % 10]} was {'great' if i % 3 else 'awful'}\n" for i in range(n)))
-    (d / "labelwise.yaml").write_text(f"""
-task:
-  kind: classification
-  instructions: Is the review positive or negative?
-  labels: {{positive: likes it, negative: dislikes it}}
-data:
-  path: data.csv
-annotator:
-  backend: openai
-  model: fault-model
-  base_url: {url}
-  concurrency: {concurrency}
-  max_retries: 0
-  timeout_s: 30
-{store}
-""")
-    return d
+    """The reliability tests' project (openai backend at ``url``, n distinct reviews), with room
+    for a slow, crowded server."""
+    return reliability_project(d, url, n=n, concurrency=concurrency, extra=store, timeout_s=30)
 
 
 def ledger_rate(store: Store, n: int) -> tuple[float, int, int]:
@@ -170,26 +153,20 @@ def main() -> None:
             for w in counts:
                 n = a.per_worker * w
                 ceiling = w * a.concurrency / a.latency
-                # the single-process runner: the same items with the same calls in flight in total
-                proj = make_project(tmp / f"single{w}", url, n, a.concurrency * w)
-                wall = run_processes(proj, 1)
-                rate, led, keys = ledger_rate(Store(proj / "labelwise.db"), n)
-                rows.append(("one process (SQLite), concurrency C x W", w, n, ceiling, rate, wall, led, keys))
-                db = pg.new_database()
-                proj = make_project(tmp / f"procs{w}", url, n, a.concurrency, f"store:\n  url: {db}\n")
-                wall = run_processes(proj, w)
-                rate, led, keys = ledger_rate(Store(db), n)
-                rows.append(("W processes, one PostgreSQL project", w, n, ceiling, rate, wall, led, keys))
+                # the single-process runner: the same items with the same calls in flight in total;
+                # then W workers of C each: processes, Ray actors (each on SQLite where it can be)
+                C = a.concurrency  # (row, folder, runner, workers, calls in flight each, on PostgreSQL)
+                sides = [("one process (SQLite), concurrency C x W", "single", run_processes, 1, C * w, False),
+                         ("W processes, one PostgreSQL project", "procs", run_processes, w, C, True)]
                 if not a.no_ray:
-                    proj = make_project(tmp / f"raysq{w}", url, n, a.concurrency)
-                    wall = run_ray(proj, w)
-                    rate, led, keys = ledger_rate(Store(proj / "labelwise.db"), n)
-                    rows.append(("W Ray actors, SQLite under the driver's lock", w, n, ceiling, rate, wall, led, keys))
-                    db = pg.new_database()
-                    proj = make_project(tmp / f"raypg{w}", url, n, a.concurrency, f"store:\n  url: {db}\n")
-                    wall = run_ray(proj, w)
-                    rate, led, keys = ledger_rate(Store(db), n)
-                    rows.append(("W Ray actors, PostgreSQL", w, n, ceiling, rate, wall, led, keys))
+                    sides += [("W Ray actors, SQLite under the driver's lock", "raysq", run_ray, w, C, False),
+                              ("W Ray actors, PostgreSQL", "raypg", run_ray, w, C, True)]
+                for name, tag, run, workers, conc, on_pg in sides:
+                    db = pg.new_database() if on_pg else None
+                    proj = make_project(tmp / f"{tag}{w}", url, n, conc, f"store:\n  url: {db}\n" if db else "")
+                    wall = run(proj, workers)
+                    rate, led, keys = ledger_rate(Store(db or proj / "labelwise.db"), n)
+                    rows.append((name, w, n, ceiling, rate, wall, led, keys))
                 print(rows[-1], flush=True)
         store_rows = []
         for label, loc, shared in (("SQLite, one process (lock, no claims)", str(tmp / "s1.db"), False),

@@ -84,11 +84,6 @@ def build(work: Path, a: argparse.Namespace) -> None:
         f"annotator: {{backend: llamacpp, model: {a.model}}}\n", encoding="utf-8")
 
 
-def by_domain(ev: dict, d: str) -> float:
-    # the loop names the first domain of the test set "source" only when records have no domain
-    return ev[d]["accuracy"]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--source", type=int, default=150, help="labeled caption pairs (initial_train)")
@@ -121,6 +116,7 @@ def main() -> None:
     llm = {a_.record_id: a_.label for a_ in p.store.annotations()}
     llm_acc = {d: np.mean([llm.get(r.id) == r.gold for r in pool if r.domain == d]) for d in ("news", "forums", "mrpc")}
     kind = rounds_for(p.task)
+    domain_of = {r.id: r.domain for r in pool}
     print(f"source {len(src)}, pool {len(pool)}, test {len(test)}; LLM on the pool {llm_acc} ({llm_s:.2f} s/pair)",
           flush=True)
     rows: dict[str, list[dict]] = {}
@@ -151,7 +147,7 @@ def main() -> None:
                 if r["llm_labels"] in budgets:
                     rows.setdefault(f"{strategy}, {r['llm_labels']} LLM labels", []).append(r["test"])
             labeled = p.store.rounds(loop.run_name)[-1][2]
-            picks.setdefault(strategy, Counter()).update(pool_by_id(pool)[i].domain for i in labeled)
+            picks.setdefault(strategy, Counter()).update(domain_of[i] for i in labeled)
             print(f"{strategy} seed {seed}: {[(r['llm_labels'], round(r['test']['news']['accuracy'], 3)) for r in res]}"
                   f" ({time.perf_counter() - t1:.0f} s)", flush=True)
     lines = ["| way | " + " | ".join(f"{d}{' (source)' if d == 'captions' else ''}" for d in DOMAINS) + " | runs |",
@@ -161,7 +157,7 @@ def main() -> None:
     for title in order:
         rs = rows.get(title)
         if rs:
-            lines.append(f"| {title} | " + " | ".join(mean_std([by_domain(x, d) for x in rs]) for d in DOMAINS) +
+            lines.append(f"| {title} | " + " | ".join(mean_std([x[d]["accuracy"] for x in rs]) for d in DOMAINS) +
                          f" | {len(rs)} |")
     pick_lines = [f"- {s}: " + ", ".join(f"{d} {100 * c[d] / max(1, sum(c.values())):.0f}%"
                                           for d in ("news", "forums", "mrpc")) for s, c in picks.items()]
@@ -185,9 +181,6 @@ def main() -> None:
     write_section("loop-similarity", "Active learning for similarity: ci in its own setting (captions -> news, "
                   "forums, MRPC)", body, "python bench/bench_loop_similarity.py " + " ".join(sys.argv[1:]))
 
-
-def pool_by_id(pool: list) -> dict:
-    return {r.id: r for r in pool}
 
 
 if __name__ == "__main__":

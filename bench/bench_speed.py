@@ -61,16 +61,18 @@ def write_project(folder: Path, items, examples, mode: str, model: str, threads:
 
 
 class Spy:
-    """Wraps the embedded annotator: the prompts it saw, in order, and the tokens it evaluated."""
+    """Wraps the embedded annotator: the prompts it saw, in order, the tokens it evaluated, and
+    the token ids it generated (generation only)."""
 
     def __init__(self, ann) -> None:
-        self.ann, self.real, self.prompts, self.evaluated = ann, ann.answer_sync, [], []
+        self.ann, self.real, self.prompts, self.evaluated, self.generated = ann, ann.answer_sync, [], [], []
         ann.answer_sync = self
 
     def __call__(self, q):
         r = self.real(q)
         self.prompts.append(q)
         self.evaluated.append(r.usage.prompt_tokens - r.raw.get("prompt_tokens_reused", 0))
+        self.generated.append(list(r.raw.get("completion_tokens", [])))
         return r
 
 

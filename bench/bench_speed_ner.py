@@ -25,25 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_ner import make_project, rows  # noqa: E402
+from bench_speed import Spy  # noqa: E402
 from results import write_section  # noqa: E402
 
 from labelwise.annotators.llamacpp import common_prefix  # noqa: E402
 from labelwise.engine import run_order  # noqa: E402
-
-
-class Spy:
-    """Wraps the embedded annotator: the prompts it saw, the tokens it evaluated, what it generated."""
-
-    def __init__(self, ann) -> None:
-        self.real, self.prompts, self.evaluated, self.generated = ann.answer_sync, [], [], []
-        ann.answer_sync = self
-
-    def __call__(self, q):
-        r = self.real(q)
-        self.prompts.append(q)
-        self.evaluated.append(r.usage.prompt_tokens - r.raw.get("prompt_tokens_reused", 0))
-        self.generated.append(list(r.raw.get("completion_tokens", [])))
-        return r
 
 
 def raw_generate(llm, prompts: list[list[int]], max_tokens: list[int]) -> tuple[float, float, list[list[int]]]:

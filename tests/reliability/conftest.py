@@ -12,7 +12,7 @@ CLI = [sys.executable, "-m", "labelwise.cli.app"]
 
 
 def make_project(d: Path, url: str, n: int = 40, *, extra: str = "", budget: str = "", ids: bool = False,
-                 concurrency: int = 8, rows: list[str] | None = None) -> Path:
+                 concurrency: int = 8, rows: list[str] | None = None, timeout_s: float = 5) -> Path:
     rows = rows if rows is not None else [f"review {i} " + ("great" if i % 2 else "awful") for i in range(n)]
     write(d / "data.csv", ("id,text\n" if ids else "text\n") +
           "".join((f"r{i},{t}\n" if ids else f"{t}\n") for i, t in enumerate(rows)))
@@ -31,7 +31,7 @@ annotator:
   base_url: {url}
   concurrency: {concurrency}
   max_retries: 0
-  timeout_s: 5
+  timeout_s: {timeout_s}
 prices: prices.yaml
 {budget}
 {extra}
