@@ -90,6 +90,16 @@ class ClassifierRounds:
         proba = self._full(model, model.predict_proba(self.inputs(records)))
         return [(self.task.labels[int(p.argmax())], float(p.max())) for p in proba]
 
+    def confident_labels(self, model: Any, records: Sequence[Record], how: str = "top") -> tuple[list[Any], np.ndarray]:
+        """A model's (or committee's soft vote's) label per item and how sure it is, as a route
+        stage reports it: the top probability, or top-1 minus top-2 (``margin``)."""
+        from .routing.confidence import margin, top_probability
+        if not records:
+            return [], np.zeros(0)
+        proba = self._full(model, model.predict_proba(self.inputs(records)))
+        conf = top_probability(proba) if how == "top" else margin(proba)
+        return [self.task.labels[int(j)] for j in proba.argmax(axis=1)], np.asarray(conf, dtype=float)
+
 
 class TaggerRounds(ClassifierRounds):
     default_model = "crf"
@@ -140,6 +150,18 @@ class TaggerRounds(ClassifierRounds):
         tags = model.predict(X)
         return [(tuple(t), float(m.max(axis=1).mean()) if len(m) else 1.0)
                 for t, m in zip(tags, model.token_marginals(X))]
+
+    def confident_labels(self, model: Any, records: Sequence[Record], how: str = "top") -> tuple[list[Any], np.ndarray]:
+        """Tags per sentence and the sentence's least sure token (its best tag's marginal, or
+        best minus second: ``margin``), as the LLM's NER confidence is its least sure token."""
+        from .routing.confidence import margin, min_token_confidence, top_probability
+        if not records:
+            return [], np.zeros(0)
+        X = self.inputs(records)
+        marginals = model.token_marginals(X)
+        per_token = [np.asarray(top_probability(m) if how == "top" else margin(m), dtype=float).reshape(-1)
+                     if len(m) else np.zeros(0) for m in marginals]
+        return [tuple(t) for t in model.predict(X)], np.asarray(min_token_confidence(per_token), dtype=float)
 
 
 class OneVsRest:
@@ -262,6 +284,15 @@ class MultiLabelRounds(ClassifierRounds):
         P = model.label_proba(self.inputs(records))
         return [(tuple(l for l, p in zip(self.task.labels, row) if p >= 0.5), float(np.maximum(row, 1 - row).prod()))
                 for row in P]
+
+    def confident_labels(self, model: Any, records: Sequence[Record], how: str = "top") -> tuple[list[Any], np.ndarray]:
+        """Label sets (probability >= 0.5, schema order) and their least sure yes/no decision."""
+        from .routing.confidence import label_set_confidence
+        if not records:
+            return [], np.zeros(0)
+        P = np.asarray(model.label_proba(self.inputs(records)), dtype=float)
+        sets = [tuple(l for l, p in zip(self.task.labels, row) if p >= 0.5) for row in P]
+        return sets, np.asarray(label_set_confidence(P, how), dtype=float).reshape(-1)
 
 
 def _tv_rows(P: np.ndarray) -> np.ndarray:

@@ -53,3 +53,13 @@ def test_min_token_confidence():
     assert min_token_confidence([0.99, 0.6, 0.95]) == 0.6
     np.testing.assert_allclose(min_token_confidence([[0.9, 0.8], [0.7], []]), [0.8, 0.7, 1.0])
     assert min_token_confidence([]) == 1.0
+
+
+def test_label_set_confidence_is_the_least_sure_yes_no_decision():
+    from labelwise.routing.confidence import label_set_confidence
+    assert label_set_confidence([0.9, 0.2, 0.7]) == pytest.approx(0.7)             # max(p, 1 - p), least
+    assert label_set_confidence([0.9, 0.2, 0.7], "margin") == pytest.approx(0.4)   # |2p - 1|, least
+    np.testing.assert_allclose(label_set_confidence(np.array([[0.99, 0.01], [0.5, 1.0]])), [0.99, 0.5])
+    assert label_set_confidence([]) == 1.0
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        label_set_confidence([1.2, 0.5])

@@ -1,6 +1,12 @@
 """A committee of small models: k copies of one model, each fit on its own bootstrap sample of
 the labels (bagging), voting softly; and continual learning from the items it was unsure of.
 
+The soft vote is the mean of what the members output, for any task kind: class probabilities
+(``predict_proba``), one yes/no probability per label for a multi-label member
+(``label_proba``, e.g. ``loop_models.OneVsRest``), or per-token tag marginals for a tagger
+(``token_marginals``, e.g. the CRF). ``predict`` answers in the members' own terms: a class, a
+label set, or a tag sequence.
+
 The active-learning loop reads its members' votes (query by committee); the router uses it as a
 stage whose confidence is the committee's soft vote, and after each batch teaches it the labels
 the next stage gave to the items the committee could not keep (AutoAnnotator's continual
@@ -20,7 +26,8 @@ import numpy as np
 class Committee:
     """``size`` clones of ``member`` (an unfitted small model), fit on bootstrap samples.
 
-    ``classes_`` is the sorted union of the labels seen; ``predict_proba`` is the mean of the
+    ``classes_`` is the members' classes when they all have the same (in their order), else the
+    sorted union of the labels seen; ``predict_proba`` is the mean of the
     members' probabilities over those classes (a class a member never saw gets 0 from it)."""
 
     def __init__(self, member: Any, size: int = 3, seed: int = 0) -> None:
@@ -72,7 +79,9 @@ class Committee:
             y = [self.y_[i] for i in idx] + self.hard_y_
             members.append(self.member.clone().fit(X, y))
         self.members_ = members
-        self.classes_ = np.array(sorted({c for m in members for c in m.classes_}, key=str), dtype=object)
+        seen = [list(m.classes_) for m in members]
+        same = all(s == seen[0] for s in seen)  # e.g. multi-label members: the task's label order, kept
+        self.classes_ = np.array(seen[0] if same else sorted({c for s in seen for c in s}, key=str), dtype=object)
         return self
 
     # -- predicting ------------------------------------------------------------------------
@@ -96,7 +105,41 @@ class Committee:
         """The soft vote: mean member probability per class, rows summing to 1."""
         return self.member_proba(X).mean(axis=0)
 
-    def predict(self, X: Sequence[Any]) -> np.ndarray:
+    def label_proba(self, X: Sequence[Any]) -> np.ndarray:
+        """Multi-label members: (n, n_labels), the mean probability that each item carries each
+        label (the members share the task's label order)."""
+        self._check_fitted()
+        return np.mean([np.asarray(m.label_proba(list(X)), dtype=float) for m in self.members_], axis=0)
+
+    def token_marginals(self, X: Sequence[Any]) -> list[np.ndarray]:
+        """Tagging members: per sentence an (n_tokens, len(classes_)) array, the mean of the
+        members' tag marginals (a tag a member never saw gets 0 from it)."""
+        self._check_fitted()
+        X = list(X)
+        col = {c: j for j, c in enumerate(self.classes_)}
+        out = [np.zeros((len(x), len(self.classes_))) for x in X]
+        for m in self.members_:
+            idx = [col[c] for c in m.classes_]
+            for acc, marg in zip(out, m.token_marginals(X)):
+                acc[:, idx] += np.asarray(marg, dtype=float) / len(self.members_)
+        return out
+
+    @property
+    def tags_(self) -> list[Any]:
+        """A tagger's name for its classes (what the loop's tagger adapter reads)."""
+        return list(self.classes_)
+
+    def predict(self, X: Sequence[Any]) -> Any:
+        """The soft vote's answer: a class per item; for multi-label members the labels with mean
+        probability >= 0.5; for taggers each token's most probable mean tag, as valid BIO (an I-
+        that continues nothing opens its entity)."""
+        if hasattr(self.member, "token_marginals"):
+            from ..tasks.bio import spans_to_tags, tags_to_spans
+            return [spans_to_tags(len(m), tags_to_spans([self.classes_[j] for j in m.argmax(axis=1)]))
+                    for m in self.token_marginals(X)]
+        if hasattr(self.member, "label_proba"):
+            labels = list(self.classes_)
+            return [tuple(l for l, p in zip(labels, row) if p >= 0.5) for row in self.label_proba(X)]
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def votes(self, X: Sequence[Any]) -> np.ndarray:

@@ -78,3 +78,17 @@ def min_token_confidence(token_conf: Sequence[float] | Sequence[Sequence[float]]
     if c.ndim != 1 or not np.isfinite(c).all():
         raise ValueError("token confidences must be finite numbers, one per token")
     return float(c.min()) if c.size else 1.0
+
+
+def label_set_confidence(label_proba: np.ndarray | Sequence[float], how: str = "top") -> float | np.ndarray:
+    """Confidence of a multi-label answer (one yes/no probability per label): its least sure
+    decision, as max(p, 1 - p) (``top``) or |2p - 1| (``margin``). One item (1-D) gives a float,
+    an (n, n_labels) array gives (n,). No labels: nothing to get wrong, 1.0."""
+    p = np.asarray(label_proba, dtype=float)
+    if p.ndim not in (1, 2) or not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
+        raise ValueError("label probabilities must be numbers in [0, 1], one per label (n, n_labels for many)")
+    sure = np.maximum(p, 1 - p) if how == "top" else np.abs(2 * p - 1)
+    if p.shape[-1] == 0:
+        return 1.0 if p.ndim == 1 else np.ones(p.shape[0])
+    low = sure.min(axis=-1)
+    return float(low) if p.ndim == 1 else low

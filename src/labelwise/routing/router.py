@@ -147,15 +147,16 @@ def people_gold_accuracy(project: Any, gold: Sequence[Record]) -> dict[str, Any]
     reviewer's own answers against them (``per_reviewer``: who is worth their price)."""
     people = project.people_labels({r.id for r in gold})
     verdicts = people_majority(people)
-    out = _accuracy_of({rid: v.label for rid, v in verdicts.items()}, gold)
+    sets = _as_sets(project)
+    out = _accuracy_of({rid: v.label for rid, v in verdicts.items()}, gold, sets)
     out["offered"] = len(gold)
-    out["per_reviewer"] = {name: _accuracy_of(labels, gold) for name, labels in sorted(people.items())}
+    out["per_reviewer"] = {name: _accuracy_of(labels, gold, sets) for name, labels in sorted(people.items())}
     return out
 
 
-def _accuracy_of(labels: dict[str, Any], gold: Sequence[Record]) -> dict[str, Any]:
+def _accuracy_of(labels: dict[str, Any], gold: Sequence[Record], as_sets: bool = False) -> dict[str, Any]:
     answered = [r for r in gold if r.id in labels]
-    correct = int(_correct([labels[r.id] for r in answered], answered).sum())
+    correct = int(_correct([labels[r.id] for r in answered], answered, as_sets).sum())
     lo, hi = wilson_interval(correct, len(answered)) if answered else (None, None)
     return {"answered": len(answered), "correct": correct, "accuracy": correct / len(answered) if answered else None,
             "ci95": [lo, hi]}
@@ -171,9 +172,14 @@ def _stage_delta(project: Any, stage: Any, pool_size: int) -> tuple[float, int]:
     return rc.delta, 1
 
 
-def _correct(labels: Sequence[Any], records: Sequence[Record]) -> np.ndarray:
+def _as_sets(project: Any) -> bool:
+    """Multi-label answers are sets: the task writes them in schema order, gold comes sorted."""
+    return project.task.kind == "multilabel"
+
+
+def _correct(labels: Sequence[Any], records: Sequence[Record], as_sets: bool = False) -> np.ndarray:
     # same_label: a list label (people's answers come back as lists) equals its tuple gold
-    return np.array([lab is not None and same_label(lab, r.gold) for lab, r in zip(labels, records)], bool)
+    return np.array([lab is not None and same_label(lab, r.gold, as_sets) for lab, r in zip(labels, records)], bool)
 
 
 def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:
@@ -181,6 +187,7 @@ def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:
     gold = gold_records(project)
     calib, held = split_gold(gold, rc.holdout, rc.seed)
     pool = _gold_rows_and_pool(project, gold)[1]
+    sets = _as_sets(project)
     plans: list[StagePlan] = []
     for stage in stages:
         if stage == HUMAN:
@@ -199,7 +206,7 @@ def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:
         out = stage.label(calib + held)  # one run through the engine; calibration and held-out apart below
         n = len(calib)
         c_conf, h_conf = out.confidence[:n], out.confidence[n:]
-        c_ok, h_ok = _correct(out.labels[:n], calib), _correct(out.labels[n:], held)
+        c_ok, h_ok = _correct(out.labels[:n], calib, sets), _correct(out.labels[n:], held, sets)
         res = calibrate_threshold(c_conf, c_ok, rc.target_accuracy, delta, rc.min_accepted)
         c_acc, h_acc = res.accept(c_conf), res.accept(h_conf)
         plans.append(StagePlan(stage.name, len(calib), res, len(held), int(h_acc.sum()),
@@ -249,7 +256,7 @@ def _recalibrated(project: Any, stage: SmallModelStage, plan: StagePlan, gold: S
     by_id = {r.id: r for r in gold}
     calib = [by_id[i] for i in plan.calibration_ids if i in by_id]
     out = stage.label(calib)
-    return calibrate_threshold(out.confidence, _correct(out.labels, calib), rc.target_accuracy,
+    return calibrate_threshold(out.confidence, _correct(out.labels, calib, _as_sets(project)), rc.target_accuracy,
                                plan.delta if plan.delta is not None else rc.delta, rc.min_accepted)
 
 

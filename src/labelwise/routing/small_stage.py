@@ -8,9 +8,13 @@ the router feeds it the pool in batches and, after each, teaches it what the lat
 labeled for the items it forwarded (AutoAnnotator's continual fine-tuning on hard items), then
 recalibrates its threshold on the same gold before the next batch.
 
-Spec: ``committee`` (``route.committee_size`` members of the default small model: ``logreg``,
-or the ``pair`` bi-encoder for pairs, which fine-tunes and so costs more per batch),
-``committee:MODEL``, or ``small:MODEL`` (one model). Single-label tasks (classification, pairs).
+Spec: ``committee`` (``route.committee_size`` members of the task kind's default small model:
+``logreg`` for classification, the ``pair`` bi-encoder for pairs (it fine-tunes, so it costs
+more per batch), the ``crf`` tagger for NER, one ``logreg`` per label for multi-label),
+``committee:MODEL``, or ``small:MODEL`` (one model). The soft vote and its confidence per kind
+come from the loop's adapter (``confident_labels``): a class's top probability or margin; for
+NER the sentence's least sure token (as the LLM stage's NER confidence); for multi-label the
+least sure yes/no decision.
 """
 from __future__ import annotations
 
@@ -24,7 +28,6 @@ from ..loop_models import rounds_for, single_label_model
 from ..models.base import make_small_model
 from ..models.committee import Committee
 from ..types import Record
-from .confidence import margin, top_probability
 from .stages import AnnotatorStage, StageLabels
 
 SMALL_PREFIXES = ("committee", "small")
@@ -40,17 +43,16 @@ class SmallModelStage:
     def __init__(self, project: Any, spec: str, confidence: str, teacher: AnnotatorStage | None,
                  size: int, train_size: int, seed: int = 0) -> None:
         prefix, _, model = spec.partition(":")
-        if project.task.kind in ("ner", "multilabel"):
-            raise ConfigError(f"route stage '{spec}': small-model stages take single-label tasks (classification, "
-                              f"pairs) for now; for {project.task.kind} start the route with an LLM stage",
-                              field="route.stages")
         if teacher is None:
             raise ConfigError(f"route stage '{spec}' needs an LLM stage after it: that stage labels the items the "
                               f"small model learns from", field="route.stages")
         self.name = spec
         self.project = project
         self.kind = rounds_for(project.task)
-        self.model, self.params = single_label_model(project.task, model or None)
+        if project.task.kind in ("ner", "multilabel"):
+            self.model, self.params = model or self.kind.default_model, {}
+        else:
+            self.model, self.params = single_label_model(project.task, model or None)
         make_small_model(self.model, **self.params)  # an unknown name fails now, before anything is paid
         self.size = 1 if prefix == "small" else size
         self.teacher = teacher
@@ -70,7 +72,7 @@ class SmallModelStage:
             out.stopped = out.stopped or (f"stage '{self.name}': its teacher '{self.teacher.name}' gave fewer than two "
                                           f"different labels on {len(picked)} items; nothing to learn")
             return out
-        member = make_small_model(self.model, store=self.project.store, seed=self.seed, **self.params)
+        member = self.kind.wrap(make_small_model(self.model, store=self.project.store, seed=self.seed, **self.params))
         self.committee = Committee(member, self.size, seed=self.seed).fit(
             self.kind.inputs([r for r, _ in usable]), [lab for _, lab in usable])
         self.trained_on = len(usable)
@@ -79,13 +81,8 @@ class SmallModelStage:
     def label(self, records: Sequence[Record]) -> StageLabels:
         if self.committee is None:
             raise RuntimeError(f"stage '{self.name}' is not trained; plan the route first")
-        records = list(records)
-        if not records:
-            return StageLabels([], np.zeros(0))
-        proba = self.kind._full(self.committee, self.committee.predict_proba(self.kind.inputs(records)))
-        labels = [self.project.task.labels[int(j)] for j in proba.argmax(axis=1)]
-        conf = top_probability(proba) if self.how == "top" else margin(proba)
-        return StageLabels(labels, np.asarray(conf, dtype=float))
+        labels, conf = self.kind.confident_labels(self.committee, list(records), self.how)
+        return StageLabels(labels, conf)
 
     def learn(self, records: Sequence[Record], labels: Sequence[Any]) -> None:
         """Continual learning: what later stages labeled for the items this stage forwarded."""

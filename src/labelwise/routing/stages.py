@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..types import Record
-from .confidence import margin, min_token_confidence, top_probability
+from .confidence import label_set_confidence, margin, min_token_confidence, top_probability
 
 HUMAN = "human"
 
@@ -39,8 +39,7 @@ def confidence_of(distribution: Mapping[str, Any] | None, how: str, multilabel: 
     if not probs:
         return 0.0
     if multilabel:
-        sure = [max(p, 1 - p) if how == "top" else abs(2 * p - 1) for p in probs.values()]
-        return float(min(sure))
+        return float(label_set_confidence(list(probs.values()), how))
     return float(top_probability(probs) if how == "top" else margin(probs))
 
 
