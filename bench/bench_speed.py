@@ -66,11 +66,13 @@ class Spy:
 
     def __init__(self, ann) -> None:
         self.ann, self.real, self.prompts, self.evaluated, self.generated = ann, ann.answer_sync, [], [], []
+        self.seconds: list[float] = []  # each answer's time in the model, as the backend measured it
         ann.answer_sync = self
 
     def __call__(self, q):
         r = self.real(q)
         self.prompts.append(q)
+        self.seconds.append(r.latency_s)
         self.evaluated.append(r.usage.prompt_tokens - r.raw.get("prompt_tokens_reused", 0))
         self.generated.append(list(r.raw.get("completion_tokens", [])))
         return r
@@ -122,8 +124,11 @@ def main() -> None:
 
     from labelwise.annotators.catalogue import model_path
     items, pool = sst2("validation", a.n), sst2("train", a.pool, seed=5)
-    raw = Llama(model_path=str(model_path(a.model)), n_ctx=2048, n_threads=a.threads, n_threads_batch=a.threads,
-                n_batch=512, verbose=False, logits_all=False)
+    from labelwise.annotators.model_thread import run_on_model_thread
+    # the raw loop runs on labelwise's model thread too: a second OS thread driving llama.cpp would
+    # give OpenMP a second team of workers and slow both loops down (see annotators/model_thread.py)
+    raw = run_on_model_thread(lambda: Llama(model_path=str(model_path(a.model)), n_ctx=2048, n_threads=a.threads,
+                                            n_threads_batch=a.threads, n_batch=512, verbose=False, logits_all=False))
     rows, first_load = [], os.getloadavg()[0]
     for mode in a.modes.split(","):
         folder = Path(a.out) / f"{mode.replace(' ', '_')}-{os.getpid()}"
@@ -142,11 +147,11 @@ def main() -> None:
         ctoks = [raw.tokenize(c.encode(), add_bos=False, special=False) for c in p.task.labels]
         half = len(toks) // 2
         raw.n_tokens = 0
-        r1 = raw_loop(raw, toks[:half], ctoks)
+        r1 = run_on_model_thread(raw_loop, raw, toks[:half], ctoks)
         spy = Spy(p.annotator)
         s = p.run(watch_gold=False)
         raw.n_tokens = 0
-        r2 = raw_loop(raw, toks[half:], ctoks)
+        r2 = run_on_model_thread(raw_loop, raw, toks[half:], ctoks)
         done = s.annotated
         assert [q.messages for q in spy.prompts] == [pl[1][0].messages for pl in plans]  # the same prompts, same order
         lw_item = s.seconds / max(done, 1)

@@ -272,3 +272,36 @@ def test_blocks_start_at_each_message_and_shared_examples_are_reused_exactly(ann
             other._llm.n_tokens = 0
     finally:
         other.unload()
+
+
+def test_every_model_evaluates_on_one_thread_whoever_asks():
+    """Two models, asked from the caller's thread, from two event loops (as two Project.run calls
+    make) and from a worker thread: all of it runs on the one model thread, so llama.cpp's OpenMP
+    has one team of workers in the process, not one per asking thread (see model_thread)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from labelwise.annotators.model_thread import NAME, run_on_model_thread
+
+    seen = []
+    a, b = fresh(), fresh()
+    for ann in (a, b):
+        real = ann._score_sync
+
+        def spy(query, real=real):
+            seen.append(threading.current_thread())
+            return real(query)
+        ann._score_sync = spy
+    try:
+        first = a.answer_sync(q("Lovely."))
+        asyncio.run(a.answer(q("Awful.")))
+        asyncio.run(b.answer(q("Lovely.")))
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(b.answer_sync, q("Awful.")).result()
+        assert len(seen) == 4 and len({t.ident for t in seen}) == 1 and seen[0].name.startswith(NAME)
+        assert seen[0] is not threading.current_thread()
+        assert b.answer_sync(q("Lovely.")).choice_logprobs == first.choice_logprobs  # same model, same answer
+        assert run_on_model_thread(threading.current_thread) is seen[0]  # what a bench's raw loop uses
+    finally:
+        a.unload()
+        b.unload()

@@ -35,6 +35,7 @@ from ..errors import ItemError, LabelwiseError
 from ..types import Message, Query, Response, Usage
 from .base import default_max_usage, register_annotator
 from .catalogue import catalogue, model_path
+from .model_thread import await_on_model_thread, run_on_model_thread
 from .pull import sha256_of
 
 
@@ -375,6 +376,10 @@ class LlamaCppAnnotator:
         return out["choices"][0]["text"] or ""
 
     def answer_sync(self, query: Query) -> Response:
+        """One answer, evaluated on the process's model thread (see ``model_thread``)."""
+        return run_on_model_thread(self._answer_now, query)
+
+    def _answer_now(self, query: Query) -> Response:
         with self._lock:  # one context: one item at a time
             return self._score_sync(query) if query.choices else self._generate_sync(query)
 
@@ -388,13 +393,16 @@ class LlamaCppAnnotator:
             self._fifo = {loop: asyncio.Lock()}  # one event loop per run: older loops' locks are dropped
             lock = self._fifo[loop]
         async with lock:
-            return await asyncio.to_thread(self.answer_sync, query)
+            return await await_on_model_thread(self.answer_sync, query)
 
     async def aclose(self) -> None:
         """Nothing to release per run: the model stays loaded for the next run in this process."""
 
     def load(self) -> None:
         """Load the model now (``estimate`` times the load apart from the answers)."""
+        run_on_model_thread(self._load_now)
+
+    def _load_now(self) -> None:
         with self._lock:
             self._load()
 
