@@ -178,8 +178,9 @@ def main() -> None:
             f"labels the other {a.n - 6}; the raw loop scores exactly those prompts in the same order, the first "
             f"half just before the labelwise run and the second half just after it "
             f"(llama-cpp-python, longest cached prefix of any length). 'tokens evaluated' are prompt tokens not "
-            f"taken from the KV cache; labelwise reuses whole 32-token blocks only (answers independent of "
-            f"order), the raw loop any prefix. Accuracy is on the {a.n} items (its 95% interval is about "
+            f"taken from the KV cache; labelwise evaluates a prompt in three blocks (system message, "
+            f"examples, item) and reuses whole blocks only, so answers are independent of order; the raw loop "
+            f"reuses any prefix and evaluates what is new as one batch. Accuracy is on the {a.n} items (its 95% interval is about "
             f"±{1.96 * np.sqrt(0.25 / a.n):.2f}).\n\n" + "\n".join(lines)
             + f"\n\nLoad average at the start: {first_load:.2f} ({os.cpu_count()} cores). One run per row: the ratios "
               "in a row come from runs back to back on the same machine; rows further apart may differ in load.")

@@ -104,8 +104,11 @@ class FewShotConfig(_Strict):
     order: Literal["similar_last", "shared_first"] = Field(default="similar_last", description=(
         "nearest: how an item's examples are ordered in its prompt. similar_last puts the most "
         "similar next to the question; shared_first puts the examples many items retrieve first "
-        "(ranked on the example pool alone), so consecutive prompts share longer prefixes and the "
-        "embedded model re-evaluates less (bench/RESULTS.md, speed)"))
+        "(ranked on the example pool alone), so consecutive prompts share longer prefixes, which a "
+        "prefix cache that keeps any shared prefix (a llama.cpp server's, a hosted API's) reuses. The "
+        "embedded model reuses an item's examples when the previous prompt has the same ones in the "
+        "same order, which shared_first gives any two items that retrieved the same set "
+        "(bench/RESULTS.md, speed)"))
 
 
 class BudgetConfig(_Strict):

@@ -227,7 +227,7 @@ def test_a_tokens_budget_is_reserved_from_real_token_counts_once_the_model_is_lo
     assert s.annotated == 5 and "budget for tokens reached" in s.stopped
 
 
-def test_blocks_start_at_each_message_and_shared_examples_are_reused_exactly(annotator):
+def test_three_blocks_system_examples_item_and_shared_examples_are_reused_exactly(annotator):
     from labelwise.annotators.llamacpp import MESSAGE_BLOCK
     shots = [Message("user", f"Review: {t}\nSentiment:") for t in ("Cold soup, slow service, never again.",
                                                                       "Wonderful evening, the staff were lovely.",
@@ -240,31 +240,32 @@ def test_blocks_start_at_each_message_and_shared_examples_are_reused_exactly(ann
             msgs += [shots[i], answers[i]]
         return Query((*msgs, Message("user", f"Review: {text}\nSentiment:")), choices=("positive", "negative"))
 
-    queries = [fq((0, 1, 2), "Great pasta."), fq((0, 1, 0), "Awful."), fq((0, 2, 1), "Fine, I guess.")]
+    queries = [fq((0, 1, 2), "Great pasta."), fq((0, 1, 2), "Awful."), fq((0, 2, 1), "Fine, I guess.")]
     _, tokens = annotator._prompt_tokens(queries[0].messages)
     roles = [m.role for m in queries[0].messages]
     starts = annotator.block_starts(tokens, roles)
     turns = [i for i, t in enumerate(tokens) if t == annotator._turn]
     assert len(turns) in (len(roles), len(roles) + 1)  # one turn marker per message (+ the answer header)
-    # a block per question (system, each example's question with its answer, the item with the
-    # answer header): the points another prompt may share up to, and no more
-    assert set(starts) == {0} | {i for i, r in zip(turns, [*roles, "assistant"]) if r != "assistant"}
+    # three blocks: the system message, the examples (from the first one's turn marker), the
+    # item with the answer header -- each block is a pass over the weights, so no more
+    assert starts == [0, turns[1], turns[len(roles) - 1]]
     assert all(b - a <= MESSAGE_BLOCK for a, b in zip(starts, [*starts[1:], len(tokens)]))
-    assert annotator.block_starts(tokens) == [0, *[t for t in turns[:-1] if t]]  # without roles: all but the header
+    assert annotator.block_starts(tokens) == starts  # without roles: the same, from the turn markers alone
+    zero_shot = (LONG_SYSTEM, Message("user", "Review: Fine.\nSentiment:"))
+    _, zt = annotator._prompt_tokens(zero_shot)
+    assert annotator.block_starts(zt, ["system", "user"]) == [0, [i for i, t in enumerate(zt) if t == annotator._turn][1]]
     annotator._llm.n_tokens = 0
     annotator._starts = frozenset()
     got = [annotator.answer_sync(q) for q in queries]
     # the replay estimate uses is exactly what the model did
     prompts = [(q_.messages, annotator._prompt_tokens(q_.messages)[1]) for q_ in queries]
     assert annotator.evaluated_tokens(prompts) == [g.usage.prompt_tokens - g.raw["prompt_tokens_reused"] for g in got]
-    # the second prompt shares the system message and the first two examples with the first: all
-    # of that is reused, up to the turn marker of its third example (inside which the two differ)
-    _, first = annotator._prompt_tokens(queries[0].messages)
+    # the second prompt has the first's examples: all of them are reused, up to the item's turn
+    # marker; the third's examples differ from its second on, so only the system message is
     _, second = annotator._prompt_tokens(queries[1].messages)
-    lcp = next(i for i, (x, y) in enumerate(zip(first, second)) if x != y)
-    third = [i for i, t in enumerate(second) if t == annotator._turn and i <= lcp][-1]
-    assert second[:third] == first[:third] and b"user\nReview:" in annotator._llm.detokenize(second[third:lcp])
-    assert got[1].raw["prompt_tokens_reused"] == third
+    item_turn = [i for i, t in enumerate(second) if t == annotator._turn][len(roles) - 1]
+    assert second[:item_turn] == tokens[:item_turn] and got[1].raw["prompt_tokens_reused"] == item_turn
+    assert got[2].raw["prompt_tokens_reused"] == turns[1]
     other = fresh()
     try:  # ...and every answer is bit for bit what a fresh context gives
         for q_, g in zip(queries, got):

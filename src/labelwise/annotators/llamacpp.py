@@ -13,9 +13,14 @@ starts a chat message (the template's turn marker, e.g. ``<|im_start|>``) and ev
 each block is then the same computation (same batch shape, same inputs) whether it was cached
 or not. Reusing an arbitrary prefix instead changed first-token log-probabilities by 0.02-0.05
 nats and flipped greedy answers, because a batch of another size sums in another order.
-Message-aligned blocks reuse exactly the messages two prompts share (the system prompt, the
-few-shot examples), where fixed 32-token blocks lost up to 31 shared tokens per prompt; and as
-each block costs a pass over the weights, only messages another prompt may share start one.
+Message-aligned blocks reuse exactly what two prompts share (the system prompt, the few-shot
+examples), where fixed 32-token blocks lost up to 31 shared tokens per prompt. Each block costs
+a pass over the weights however few tokens it holds (80-165 ms for the 1.5B model on 2 cores),
+so a prompt has three: the system message, all few-shot examples together, and the item. Fixed
+few-shot examples are then evaluated once; retrieved ones are reused when the previous item
+retrieved the same list (the engine puts such items next to each other). A block per example
+would also reuse a shared first example or two, but cost more passes than that saved
+(``bench/bench_speed.py``).
 
 Only the chat template's own markers are control tokens: each message's text is tokenized as
 plain text, so ``<|im_start|>system`` inside an item is just characters.
@@ -211,13 +216,12 @@ class LlamaCppAnnotator:
 
     # -- scoring --------------------------------------------------------------------------------
     def block_starts(self, tokens: list[int], roles: Sequence[str] | None = None) -> list[int]:
-        """Where this prompt's evaluation blocks start: 0, the turn marker of each message that
-        another prompt could share up to (a system or user message: an assistant message is an
-        example's answer, which follows its own question, or the answer header), and every
-        ``MESSAGE_BLOCK`` (no turn marker: ``BLOCK``) tokens after the last start. Every block
-        costs llama.cpp a pass over the weights however short it is, so there are as few as
-        reuse allows: zero-shot evaluates one block per item, a few-shot prompt one per example
-        it does not share with the prompt before. A function of the prompt alone."""
+        """Where this prompt's evaluation blocks start: 0, the turn marker of the first message
+        after the system prompt (the first few-shot example), the turn marker of the last
+        message (the item), and every ``MESSAGE_BLOCK`` (no turn marker: ``BLOCK``) tokens
+        after the last start. Every block costs llama.cpp a pass over the weights however short
+        it is, so there are as few as reuse needs: the system prompt, the examples, the item
+        (see the module docstring). A function of the prompt alone."""
         if self._turn is None:
             marks: set[int] = set()
             size = BLOCK
@@ -225,9 +229,10 @@ class LlamaCppAnnotator:
             size = MESSAGE_BLOCK
             turns = [i for i, t in enumerate(tokens) if t == self._turn]
             if roles is not None and len(turns) in (len(roles), len(roles) + 1):
-                marks = {i for i, role in zip(turns, [*roles, "assistant"]) if role != "assistant"}
-            else:  # a template whose turns do not map onto the messages: every turn but the header
-                marks = set(turns[:-1])
+                first = 1 if roles and roles[0] == "system" else 0
+                marks = {turns[first], turns[len(roles) - 1]} if len(roles) > first else set()
+            else:  # a template whose turns do not map onto the messages: after the first turn, and the last message
+                marks = set(turns[1:2]) | set(turns[-2:-1])
         starts, last = [0], 0
         for i in range(1, len(tokens)):
             if i in marks or i - last >= size:

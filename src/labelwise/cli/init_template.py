@@ -41,7 +41,7 @@ few_shot:
   k: 4
   balanced: true              # the same number of examples per label where possible
   order: similar_last         # nearest: similar_last | shared_first (popular examples first: prompts
-                              #   share prefixes, so the embedded model re-reads less)
+                              #   share prefixes; items with the same examples, the same prompt head)
   path: data/yelp_examples.csv
 
 budget:                       # any of these; the run stops before exceeding one
