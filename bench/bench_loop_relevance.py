@@ -161,10 +161,12 @@ def main() -> None:
                 r = {d: v["ndcg@10"] for d, v in rnd["test"].items()}
                 rows.setdefault(f"{strategy}, {rnd['llm_labels']} LLM grades", []).append(r)
             labeled = p.store.rounds(loop.run_name)[-1][2]  # what the strategy bought, and what it was
-            judged = [target_qrels.get(i.split(":", 1)[1]) for i in labeled]
+            rel = [bool(target_qrels.get(i.split(":", 1)[1])) for i in labeled]  # qrels: relevant
+            llm = [g is not None and int(g) >= 2 for g in labeled.values()]  # the LLM: relevant
             picks.setdefault(strategy, []).append((
-                sum(1 for g in judged if g) / max(1, len(judged)),
-                sum(1 for i, g in labeled.items() if g is not None and int(g) >= 2) / max(1, len(labeled))))
+                sum(rel) / max(1, len(rel)), sum(llm) / max(1, len(llm)),
+                sum(a and b for a, b in zip(rel, llm)) / sum(rel) if any(rel) else float("nan"),
+                sum(a == b for a, b in zip(rel, llm)) / max(1, len(rel))))
             print(f"  {strategy} seed {seed}: {[(x['llm_labels'], x['test']) for x in res]} "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
     lines = ["| way | nDCG@10 source (" + args.source + ") | nDCG@10 target (" + args.target + ") | runs |",
@@ -182,10 +184,13 @@ def main() -> None:
             f"first batch {args.seed_size} picked by the source-trained model. Mean ± std over seeds "
             f"{args.seeds}. With {args.test_queries} test queries per collection the std over seeds understates the "
             "uncertainty: differences under ~0.05 nDCG@10 are not evidence either way.\n\n" + "\n".join(lines)
-            + "\n\nWhat each strategy bought (pool pairs it sent to the LLM, all seeds): share the qrels judge "
-            "relevant, and share the LLM graded 2 or 3:\n\n"
+            + "\n\nWhat each strategy bought (pool pairs it sent to the LLM, mean over seeds): share the qrels judge "
+            "relevant; share the LLM graded 2 or 3; of the qrels-relevant picks, share the LLM graded 2 or 3 "
+            "(its recall on what was bought: a relevant pair graded 0-1 teaches the ranker the opposite of the "
+            "qrels); and binary agreement of LLM and qrels on the picks:\n\n"
             + "\n".join(f"- {st}: qrels relevant {np.mean([x[0] for x in v]):.1%}, LLM grade >= 2 "
-                         f"{np.mean([x[1] for x in v]):.1%}" for st, v in picks.items()))
+                         f"{np.mean([x[1] for x in v]):.1%}, LLM recall on relevant picks {np.nanmean([x[2] for x in v]):.1%}, "
+                         f"agreement {np.mean([x[3] for x in v]):.1%}" for st, v in picks.items()))
     cmd = "python bench/bench_loop_relevance.py " + " ".join(sys.argv[1:])
     write_section(f"loop-relevance-{args.source}-{args.target}",
                   f"Active learning for ranking: ci in its own setting ({args.source} -> {args.target})", body,

@@ -13,7 +13,9 @@ One SST-2 validation sample, the same model and thread count throughout. Per few
    evaluated one at a time. This is the floor: the model's own work and nothing else.
 
 Modes: zero-shot; fixed 4-shot; nearest 4-shot in file order (ordering off); nearest with the
-engine's prefix-sharing order; nearest with ``few_shot.order: shared_first``. A labelwise run
+engine's prefix-sharing order; nearest with ``few_shot.order: shared_first``; nearest to the
+centre of the item's cluster (``few_shot.clusters: 8``: the items of a cluster share their
+examples, so the engine's order evaluates each cluster's examples once). A labelwise run
 and its raw loop run back to back; the load average is recorded around every row.
 
     python bench/bench_speed.py --n 100 --model qwen2.5-coder-1.5b-instruct
@@ -38,7 +40,8 @@ from labelwise.annotators.llamacpp import common_prefix  # noqa: E402
 from labelwise.engine import run_order  # noqa: E402
 from labelwise.estimate import estimate  # noqa: E402
 
-MODES = ("zero-shot", "fixed-4", "nearest-4 file order", "nearest-4 sorted", "nearest-4 shared_first sorted")
+MODES = ("zero-shot", "fixed-4", "nearest-4 file order", "nearest-4 sorted", "nearest-4 shared_first sorted",
+         "nearest-4 8 clusters sorted")
 
 
 def write_project(folder: Path, items, examples, mode: str, model: str, threads: int) -> Project:
@@ -50,7 +53,8 @@ def write_project(folder: Path, items, examples, mode: str, model: str, threads:
             w.writerows([r.id, r.fields["text"], r.gold] for r in rows)
     few = {"zero-shot": "", "fixed-4": "few_shot: {mode: fixed, k: 4, path: examples.csv}\n"}.get(
         mode, "few_shot: {mode: nearest, k: 4, path: examples.csv"
-              + (", order: shared_first" if "shared_first" in mode else "") + "}\n")
+              + (", order: shared_first" if "shared_first" in mode else "")
+              + (f", clusters: {mode.split()[1]}" if "clusters" in mode else "") + "}\n")
     (folder / "labelwise.yaml").write_text(
         "task:\n  kind: classification\n  text_field: text\n"
         "  instructions: Classify the sentiment of the movie review sentence.\n"

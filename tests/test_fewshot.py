@@ -62,3 +62,43 @@ def test_shared_first_orders_by_centrality_in_the_pool_alone(tmp_path):
         assert [rank[POOL.index(r)] for r in b] == sorted(rank[POOL.index(r)] for r in b)
     with pytest.raises(ValueError, match="unknown example order"):
         FewShot("nearest", POOL, ("text",), order="sideways")
+
+
+def test_spherical_kmeans_finds_separated_directions_and_is_seeded():
+    import numpy as np
+
+    from labelwise.fewshot import spherical_kmeans
+    rng = np.random.default_rng(0)
+    axes = np.eye(8)[:3]
+    v = np.concatenate([a + 0.05 * rng.standard_normal((20, 8)) for a in axes])
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    c = spherical_kmeans(v, 3, seed=1)
+    assert np.allclose(np.linalg.norm(c, axis=1), 1, atol=1e-5)
+    # each true direction has one centre close to it, and each point's centre is its direction's
+    assert sorted(int(np.argmax(c @ a)) for a in axes) == [0, 1, 2]
+    assign = np.argmax(v @ c.T, axis=1)
+    assert all(len(set(assign[i * 20:(i + 1) * 20])) == 1 for i in range(3))
+    assert np.array_equal(c, spherical_kmeans(v, 3, seed=1))
+
+
+def test_clustered_nearest_gives_a_cluster_one_example_list_from_the_pool_alone(tmp_path):
+    import numpy as np
+    store = Store(tmp_path / "p.db")
+    fs = FewShot("nearest", POOL, ("text",), k=2, balanced=False, store=store, clusters=2)
+    c, v = fs.centres(), fs.vectors()
+    items = [Record(f"q{i}", {"text": t}) for i, t in enumerate((
+        "Their pasta was soggy, cold and tasteless.", "A lovely pizza terrace", "we waited, rude",
+        "Crispy crust, lovely staff", "Burnt and cold"))]
+    q = fs._encoder.encode([r.fields["text"] for r in items])
+    cluster = np.argmax(q @ c.T, axis=1)
+    got = [fs.for_record(r) for r in items]
+    for ci_ in set(cluster.tolist()):
+        lists = [[e.id for e in g] for g, k in zip(got, cluster) if k == ci_]
+        assert all(x == lists[0] for x in lists)  # one cluster, one list of examples
+        want = [POOL[i].id for i in np.argsort(-(v @ c[ci_]), kind="stable")[:2]][::-1]
+        assert lists[0] == want  # the examples nearest the centre, the nearest last
+    # an item that is one of the examples never gets itself
+    assert POOL[0] not in fs.for_record(POOL[0])
+    from labelwise.config import FewShotConfig
+    with pytest.raises(ValueError, match="clusters applies to mode nearest"):
+        FewShotConfig(mode="fixed", clusters=4)

@@ -12,13 +12,14 @@ pytest.importorskip("llama_cpp")
 pytestmark = [pytest.mark.real_model]
 
 
-def nearest_project(d, order="similar_last"):
+def nearest_project(d, order="similar_last", clusters=0):
     assert CliRunner().invoke(app, ["init", str(d)]).exit_code == 0
     cfg = d / "labelwise.yaml"
     text = cfg.read_text().replace("  model: qwen2.5-coder-1.5b-instruct ", '  model: "smollm2-135m-instruct" #')
     text = text.replace("  mode: none ", "  mode: nearest #").replace("annotator:\n", "annotator:\n  n_threads: 2\n", 1)
     assert "  order: similar_last " in text
-    cfg.write_text(text.replace("  order: similar_last ", f"  order: {order} #"))
+    text = text.replace("  order: similar_last ", f"  order: {order} #")
+    cfg.write_text(text.replace("  # clusters: 16 ", f"  clusters: {clusters} #") if clusters else text)
     return Project.open(d)
 
 
@@ -64,3 +65,26 @@ def test_ordering_the_work_by_shared_examples_changes_no_answer(tmp_path, order)
         tuple((m.role, m.content) for m in ms[:-1]) for ms in seen_plain)
     assert shared_messages(seen_sorted) > shared_messages(seen_plain)
     assert _shared_prefix_order((None, [], [], "")) == ()
+
+
+def test_clustered_examples_evaluate_each_clusters_prompt_head_once(tmp_path):
+    p = nearest_project(tmp_path / "c", clusters=3)
+    assert p.config.few_shot.clusters == 3
+    records = p.read_data()[:16]
+    ann, seen = p.annotator, []
+    real = ann.answer_sync
+
+    def spy(q):
+        r = real(q)
+        seen.append((q.messages, r.raw["prompt_tokens_reused"]))
+        return r
+    ann.answer_sync = spy
+    p.run(records, watch_gold=False)
+    heads = [tuple(ms[:-1]) for ms, _ in seen]
+    assert len(seen) == 16 and 1 < len(set(heads)) <= 3  # at most one list of examples per cluster
+    for (ms, reused), before in zip(seen[1:], heads):
+        _, tokens = ann._prompt_tokens(ms)
+        item_block = ann.block_starts(tokens, [m.role for m in ms])[-1]
+        # the same examples as the prompt before: everything up to the item is reused
+        assert reused == (item_block if tuple(ms[:-1]) == before else reused)
+    assert sum(tuple(ms[:-1]) == b for (ms, _), b in zip(seen[1:], heads)) == 16 - len(set(heads))

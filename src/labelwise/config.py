@@ -109,6 +109,19 @@ class FewShotConfig(_Strict):
         "embedded model reuses an item's examples when the previous prompt has the same ones in the "
         "same order, which shared_first gives any two items that retrieved the same set "
         "(bench/RESULTS.md, speed)"))
+    clusters: int = Field(default=0, ge=0, description=(
+        "nearest: 0 retrieves each item's own nearest examples. N > 0 groups the example pool into "
+        "N clusters (spherical k-means on the embeddings, seeded) and gives each item the examples "
+        "nearest the centre of its cluster: items of one cluster share one prompt head, which the "
+        "embedded model evaluates once for them all -- less specific examples, close to fixed "
+        "few-shot's cost (bench/RESULTS.md, speed)"))
+
+    @model_validator(mode="after")
+    def _clusters_need_nearest(self) -> "FewShotConfig":
+        if self.clusters and self.mode != "nearest":
+            raise ValueError(f"few_shot.clusters applies to mode nearest (mode is {self.mode!r}); remove it or "
+                             "set mode: nearest")
+        return self
 
 
 class BudgetConfig(_Strict):

@@ -1,5 +1,6 @@
-"""Few-shot examples from labeled items: fixed, random, or nearest neighbours by embedding,
-optionally label-balanced. The item itself (same id or same text) is never its own example."""
+"""Few-shot examples from labeled items: fixed, random, or nearest neighbours by embedding (of
+the item, or of the centre of the item's cluster of the example pool), optionally
+label-balanced. The item itself (same id or same text) is never its own example."""
 from __future__ import annotations
 
 import random
@@ -43,15 +44,20 @@ class FewShot:
 
     def __init__(self, mode: str, pool: Sequence[Record], fields: Sequence[str], k: int = 4,
                  balanced: bool = True, seed: int = 0, encoder: Encoder | None = None, store: object = None,
-                 label_key: Callable[[object], str] | None = None, order: str = "similar_last") -> None:
+                 label_key: Callable[[object], str] | None = None, order: str = "similar_last",
+                 clusters: int = 0) -> None:
         """``label_key`` groups examples for balancing (default: the label itself; NER groups
         sentences by the entity types they contain). ``order`` (nearest): ``similar_last`` puts
         the most similar example next to the question; ``shared_first`` orders each item's
         examples by how central they are in the example pool (see :meth:`centrality_rank`), so items
-        that retrieve the same popular examples share a prompt prefix."""
+        that retrieve the same popular examples share a prompt prefix. ``clusters`` (nearest): if
+        set, the examples nearest the centre of the item's cluster (see :meth:`centres`) instead
+        of the item's own: the items of a cluster get the same examples, so one prompt head."""
         if order not in ("similar_last", "shared_first"):
             raise ValueError(f"unknown example order {order!r}")
         self.mode, self.k, self.balanced, self.seed, self.order = mode, k, balanced, seed, order
+        self.clusters = clusters
+        self._centres: np.ndarray | None = None
         self.pool = [r for r in pool if r.gold is not None]
         self.fields = tuple(fields)
         self.labels = [(label_key or _label_key)(r.gold) for r in self.pool]
@@ -88,6 +94,9 @@ class FewShot:
             rng.shuffle(allowed)
             return self._choose(allowed)
         q = encode_cached(self._encoder, [record_text(r, self.fields)], self._store)[0]
+        if self.clusters:  # the examples nearest the centre of the item's cluster
+            centres = self.centres()
+            q = centres[int(np.argmax(centres @ q))]
         sims = self.vectors()[allowed] @ q
         ranked = [allowed[i] for i in np.argsort(-sims, kind="stable")]
         idx = self._pick(ranked)
@@ -119,3 +128,38 @@ class FewShot:
             self._rank = np.empty(n, dtype=np.int64)
             self._rank[order] = np.arange(n)
         return self._rank
+
+    def centres(self, iterations: int = 50) -> np.ndarray:
+        """Unit-length centres of ``clusters`` clusters of the example pool's embeddings:
+        spherical k-means (cosine), seeded by ``seed`` with k-means++ -- a property of the pool
+        alone, so an item's examples never depend on which other items are labeled with it."""
+        if self._centres is None:
+            self._centres = spherical_kmeans(self.vectors(), min(self.clusters, len(self.pool)), self.seed, iterations)
+        return self._centres
+
+
+def spherical_kmeans(v: np.ndarray, n: int, seed: int = 0, iterations: int = 50) -> np.ndarray:
+    """``n`` unit-length centres of the unit rows of ``v`` (k-means on cosine similarity,
+    k-means++ start from ``seed``); a cluster left empty keeps its previous centre."""
+    rng = np.random.default_rng(seed)
+    v = np.asarray(v, dtype=np.float64)
+    centres = [v[int(rng.integers(len(v)))]]
+    far = 1.0 - v @ centres[0]
+    for _ in range(1, n):
+        w = np.clip(far, 0, None) ** 2
+        i = int(rng.choice(len(v), p=w / w.sum())) if w.sum() > 0 else int(rng.integers(len(v)))
+        centres.append(v[i])
+        far = np.minimum(far, 1.0 - v @ v[i])
+    c = np.stack(centres)
+    assign = None
+    for _ in range(iterations):
+        new = np.argmax(v @ c.T, axis=1)
+        if assign is not None and np.array_equal(new, assign):
+            break
+        assign = new
+        for j in range(n):
+            members = v[assign == j]
+            if len(members):
+                m = members.sum(axis=0)
+                c[j] = m / (np.linalg.norm(m) or 1.0)
+    return c.astype(np.float32)

@@ -90,7 +90,8 @@ class Project:
                             id_field=d.id_field, label_field=d.label_field,
                             normalize_gold=self.normalize_gold)
         return FewShot(fs.mode, pool, self.task.input_fields, k=fs.k, balanced=fs.balanced, seed=fs.seed,
-                       store=self.store, label_key=getattr(self.task, "example_key", None), order=fs.order)
+                       store=self.store, label_key=getattr(self.task, "example_key", None), order=fs.order,
+                       clusters=fs.clusters)
 
     def with_annotator(self, backend: str, model: str, annotator: Annotator | None = None) -> "Project":
         """This project asking another annotator: the same store (one connection), task and

@@ -42,6 +42,8 @@ few_shot:
   balanced: true              # the same number of examples per label where possible
   order: similar_last         # nearest: similar_last | shared_first (popular examples first: prompts
                               #   share prefixes; items with the same examples, the same prompt head)
+  # clusters: 16              # nearest: examples nearest each item's cluster centre (16 clusters of the
+                              #   examples): a cluster's items share one prompt head, near fixed's cost
   path: data/yelp_examples.csv
 
 budget:                       # any of these; the run stops before exceeding one
