@@ -106,3 +106,28 @@ def test_threads_take_the_free_cores_and_say_when_the_machine_is_busy():
     t = threads_for(2, 2, 1.1)  # set by hand: kept, and the busy machine is named
     assert t.n == 2 and t.busy and "the machine is busy" in t.message() and "n_threads lower" in t.message()
     assert threads_for(None, 16, 4.0).n == 12
+
+
+@pytest.mark.real_model
+def test_clustered_examples_are_counted_once_per_cluster_when_sampling(tmp_path):
+    """With few_shot.clusters the examples are a per-cluster cost, not a per-item one: a sample's
+    head tokens are not scaled up with its items (they would overstate the run by a quarter)."""
+    pytest.importorskip("llama_cpp")
+    got = {}
+    for name, sample in (("sampled", 40), ("exact", 1000)):
+        d = init(tmp_path / name)
+        cfg = d / "labelwise.yaml"
+        cfg.write_text(cfg.read_text().replace("  mode: none ", "  mode: nearest #")
+                       .replace("  # clusters: 16 ", "  clusters: 3 #")
+                       .replace("annotator:\n", "annotator:\n  n_threads: 1\n", 1))
+        e = estimate(Project.open(d), sample=sample, calibrate=2)
+        got[name] = e
+    s, x = got["sampled"], got["exact"]
+    assert s["sampled"] == 40 and x["sampled"] is None and s["to_annotate"] == x["to_annotate"] == 198
+    cal = s["calibration"]
+    assert 1 <= cal["rest_heads"] <= 6 and cal["rest_head_tokens"] > 0
+    linear = cal["rest_tokens"] * (198 / 38)  # the sample's tokens scaled with its items
+    exact = x["calibration"]["predicted_tokens"]
+    assert exact == x["calibration"]["rest_tokens"]  # planned in full: nothing scaled
+    assert abs(cal["predicted_tokens"] - exact) < abs(linear - exact)
+    assert abs(cal["predicted_tokens"] - exact) / exact < 0.15

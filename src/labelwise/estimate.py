@@ -40,6 +40,19 @@ def _evaluated(ann: Any, plans: list) -> int:
     return sum(ann.evaluated_tokens(prompts))
 
 
+def _evaluated_heads(ann: Any, plans: list) -> tuple[int, int]:
+    """Of the tokens ``_evaluated`` counts, those before each prompt's item (its system message
+    and examples, when not reused from the prompt before) and how many prompts evaluated any."""
+    prompts = [(q.messages, ann._prompt_tokens(q.messages)[1]) for p in plans for q in p[1]]
+    head_tokens = heads = 0
+    for (messages, tokens), evaluated in zip(prompts, ann.evaluated_tokens(prompts)):
+        item = len(tokens) - ann.block_starts(tokens, [m.role for m in messages])[-1]
+        if evaluated > item:
+            head_tokens += evaluated - item
+            heads += 1
+    return head_tokens, heads
+
+
 def _calibrate(project: Project, plans: list, n: int, say: Callable[[str], None]) -> dict[str, Any] | None:
     """Time the embedded model on ``n`` pending items taken together from the middle of the run's
     order (so they share prompt prefixes as the run's items will), and predict the rest.
@@ -77,7 +90,9 @@ def _calibrate(project: Project, plans: list, n: int, say: Callable[[str], None]
     if all(q.choices for p in plans for q in p[1]):
         per_token = sum(lat) / max(1, _evaluated(ann, window))
         tokens = _evaluated(ann, rest)
-        out.update(per_token_s=per_token, rest_tokens=tokens, rest_s=per_token * tokens)
+        head_tokens, heads = _evaluated_heads(ann, rest)
+        out.update(per_token_s=per_token, rest_tokens=tokens, rest_s=per_token * tokens,
+                   rest_head_tokens=head_tokens, rest_heads=heads)
     else:
         timed = lat[1:] or lat  # the first answer of a fresh model had no cached prefix
         out.update(per_item_s=sum(timed) / len(timed), rest_s=None)
@@ -117,9 +132,18 @@ def estimate(project: Project, sample: int = SAMPLE, calibrate: int = CALIBRATE,
         per_item_calls = new_calls / len(pending) if pending else 1.0
         left = max(0, to_do - done_now)
         if measured["rest_s"] is not None:  # scored: by the prompt tokens the run will evaluate, in its order
-            seconds = measured["load_s"] + measured["rest_s"] * (left / max(1, len(pending) - done_now))
+            grow = left / max(1, len(pending) - done_now)  # the whole run's rest over the sample's
+            tokens = measured["rest_tokens"] * grow
+            clusters = project.config.few_shot.clusters
+            if clusters and scale > 1 and measured["rest_heads"]:
+                # a cluster's examples are evaluated once for all its items: in the whole run
+                # there are about as many heads as clusters, not `grow` times the sample's
+                heads_grow = min(grow, max(1.0, clusters / measured["rest_heads"]))
+                tokens -= measured["rest_head_tokens"] * (grow - heads_grow)
+            measured["predicted_tokens"] = tokens
+            seconds = measured["load_s"] + measured["per_token_s"] * tokens
             how = (f"{measured['per_token_s'] * 1000:.1f} ms per evaluated prompt token x "
-                   f"{measured['rest_tokens'] / max(1, len(pending) - done_now):.0f} tokens per item")
+                   f"{tokens / max(1, left):.0f} tokens per item")
         else:
             seconds = measured["load_s"] + measured["per_item_s"] * left
             how = f"{measured['per_item_s']:.2f} s per item"
