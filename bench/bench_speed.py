@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,7 +45,7 @@ MODES = ("zero-shot", "fixed-4", "nearest-4 file order", "nearest-4 sorted", "ne
          "nearest-4 8 clusters sorted")
 
 
-def write_project(folder: Path, items, examples, mode: str, model: str, threads: int) -> Project:
+def write_project(folder: Path, items, examples, mode: str, model: str, threads: int | None) -> Project:
     folder.mkdir(parents=True, exist_ok=True)
     for name, rows in (("data.csv", items), ("examples.csv", examples)):
         with open(folder / name, "w", newline="", encoding="utf-8") as f:
@@ -60,7 +61,8 @@ def write_project(folder: Path, items, examples, mode: str, model: str, threads:
         "  instructions: Classify the sentiment of the movie review sentence.\n"
         "  labels: {positive: the sentence is positive, negative: the sentence is negative}\n"
         "data: {path: data.csv, id_field: id, label_field: label}\n" + few
-        + f"annotator: {{backend: llamacpp, model: {model}, n_threads: {threads}}}\n", encoding="utf-8")
+        + f"annotator: {{backend: llamacpp, model: {model}"
+        + (f", n_threads: {threads}" if threads else "") + "}\n", encoding="utf-8")
     return Project.open(folder)
 
 
@@ -109,6 +111,29 @@ def raw_loop(llm, prompts: list[list[int]], choices: list[list[int]]) -> tuple[f
     return secs / len(prompts), float(np.mean(evaluated)), labels
 
 
+def busy_rows(a, items, pool) -> list[dict]:  # noqa: ANN001
+    """Zero-shot with one core kept busy by a spinning process: threads left to labelwise (it
+    measures the other load when the model loads) against ``--threads`` set by hand."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    rows = []
+    try:
+        time.sleep(1.0)
+        for threads in (None, a.threads):
+            folder = Path(a.out) / f"busy-{threads or 'auto'}-{os.getpid()}"
+            p = write_project(folder, items[:a.busy_n], pool, "zero-shot", a.model, threads)
+            load = os.getloadavg()[0]
+            s = p.run(watch_gold=False)
+            rows.append({"threads": "auto" if threads is None else str(threads), "chosen": p.annotator.threads.n,
+                         "message": p.annotator.threads.message().split(":")[0] + (" (busy)" if p.annotator.threads.busy else ""), "s_item": s.seconds / max(1, s.annotated),
+                         "items": s.annotated, "load": f"{load:.2f} / {os.getloadavg()[0]:.2f}"})
+            print(rows[-1], flush=True)
+            p.annotator.unload()
+    finally:
+        hog.kill()
+        hog.wait()
+    return rows
+
+
 def accuracy(p: Project) -> float:
     current = p.current_annotations()
     return float(np.mean([current[r.id].label == r.gold for r in p.read_data() if r.id in current]))
@@ -123,6 +148,7 @@ def main() -> None:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--out", default="/tmp/labelwise-bench-speed")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--busy-n", type=int, default=30, help="items per busy-machine row (0: no such rows)")
     a = ap.parse_args()
     from llama_cpp import Llama
 
@@ -177,6 +203,14 @@ def main() -> None:
                      f"{r['lw_eval']:.0f}, {r['raw_eval']:.0f} | {vs} | {r['predicted']:.0f} s / {r['actual']:.0f} s "
                      f"({(r['predicted'] - r['actual']) / r['actual']:+.0%}) | {r['estimate_s']:.1f} s | "
                      f"{r['accuracy']:.3f} | {r['load']} |")
+    busy = busy_rows(a, items, pool) if a.busy_n else []
+    if busy:
+        lines += ["", f"Busy machine: zero-shot on {a.busy_n} of the items with a process spinning on one core "
+                  "beside the model, threads left to labelwise against set by hand (the same machine, back to back).",
+                  "", "| n_threads | threads taken | s / item | what labelwise said | load before / after |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['threads']} | {r['chosen']} | {r['s_item']:.3f} | {r['message']} | {r['load']} |"
+                  for r in busy]
     body = (f"{a.model}, {a.threads} threads, {a.n} SST-2 validation sentences; examples from {a.pool} SST-2 train "
             f"sentences. Each labelwise row: `estimate` on a fresh project (times 6 items, kept), then the engine "
             f"labels the other {a.n - 6}; the raw loop scores exactly those prompts in the same order, the first "
