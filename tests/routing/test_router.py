@@ -82,6 +82,11 @@ def test_each_stage_sees_only_what_earlier_stages_left_and_people_get_the_rest(p
     t0 = plans[0].threshold  # its sure items are all right: kept at their margin, the unsure ones fail
     assert t0.threshold == pytest.approx(0.94) and t0.accepted == len(easy_calib) and t0.accuracy == 1.0
     assert plans[0].holdout_accuracy == 1.0 and plans[0].holdout_accepted == sum(1 for r in held if int(r.id[1:]) % 3 != 2)
+    # on every held-out item offered (kept or not) it is right on the easy ones and half the hard ones
+    right = [(int(r.id[1:]) + 1000) % 3 != 0 or (int(r.id[1:]) + 1000) % 4 < 2 for r in held]
+    assert plans[0].holdout_offered_accuracy == pytest.approx(sum(right) / len(held))
+    assert sum(right) < len(held)  # ...so it is below the accuracy of what it kept
+    assert plans[2].holdout_offered_accuracy is None  # people: their gold is reported apart
     # the strong stage is asked only about the gold the weak one left: the hard items
     assert sorted(strong.asked) == [n for n in range(1000, 1240) if n % 3 == 0]
     hard = [n for n in num if n % 3 == 0]

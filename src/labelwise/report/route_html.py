@@ -31,6 +31,11 @@ def _people_gold(g: dict | None) -> str:
     return f"{g['accuracy']:.1%} of {g['answered']} gold ({lo:.0%}–{hi:.0%})"
 
 
+def _offered(s: dict) -> str:
+    acc = s.get("holdout_offered_accuracy")
+    return "–" if acc is None else f"{acc:.1%} of {s['holdout_offered']}"
+
+
 def _per_reviewer(g: dict | None) -> str:
     """One line per reviewer: their own answers on that gold (the majority hides a weak one)."""
     rows = [(name, r) for name, r in ((g or {}).get("per_reviewer") or {}).items() if r["answered"]]
@@ -85,11 +90,12 @@ def write_route_report(summary: dict[str, Any], out: Path) -> Path:
         parts.append(f"<p><b>Guarantee:</b> {e(summary['guarantee'])}. {e(summary['stages_at_once'])}.</p>")
     parts.append("<h2>Stages</h2><table><tr><th>stage</th><th>threshold</th><th>gold offered</th>"
                  "<th>coverage</th><th>accuracy (calibration)</th><th>error bound</th><th>held-out accuracy</th>"
+                 "<th>held-out accuracy, all it was offered</th>"
                  "<th>items labeled</th><th>calls (this run)</th><th>answers in the ledger</th><th>money</th></tr>")
     for s in summary["stages"]:
         if s["kind"] == "people":
             parts.append(f"<tr><td>{e(s['stage'])} (people)</td><td>–</td><td>{s['gold_offered']}</td><td>–</td>"
-                         f"<td>–</td><td>–</td><td>{_people_gold(s['people_gold'])}</td>"
+                         f"<td>–</td><td>–</td><td>{_people_gold(s['people_gold'])}</td><td>–</td>"
                          f"<td>{s['labeled']} labeled, {s['queued']} queued</td><td>–</td><td>–</td><td>–</td></tr>")
             continue
         th = "rank share" if summary["rule"] == "quantile" else "none safe" if not s["safe"] else f"{s['threshold']:.3f}"
@@ -97,7 +103,7 @@ def write_route_report(summary: dict[str, Any], out: Path) -> Path:
         bound = "–" if s["error_bound"] is None else f"{s['error_bound']:.3f}"
         parts.append(f"<tr><td>{e(s['stage'])} ({e(s['kind'])})</td><td>{th}</td><td>{s['gold_offered']}</td>"
                      f"<td>{_pct(s['coverage'])}</td><td>{_pct(s['calibration_accuracy'])}</td><td>{bound}</td>"
-                     f"<td>{held}</td><td>{s['labeled']}</td><td>{s['calls']}</td><td>{s['paid_in_project']}</td>"
+                     f"<td>{held}</td><td>{_offered(s)}</td><td>{s['labeled']}</td><td>{s['calls']}</td><td>{s['paid_in_project']}</td>"
                      f"<td>{_money(s['money'])}</td></tr>")
     parts.append("</table><ul class='note'>")
     for s in summary["stages"]:

@@ -55,6 +55,15 @@ class StagePlan:
     risk_coverage: list[list[float]] = field(default_factory=list, repr=False)  # [threshold, coverage, risk]
     holdout_correct: int = 0  # held-out gold items it accepted and got right
     people_gold: dict[str, Any] | None = None  # people: gold reaching them that they answered, correct, interval
+    holdout_offered_correct: int = 0  # held-out gold items offered to it that it got right, kept or not
+
+    @property
+    def holdout_offered_accuracy(self) -> float | None:
+        """Its accuracy on every held-out gold item offered to it (what labeling them all would
+        give): for the first stage, the single annotator's accuracy on the held-out gold."""
+        if self.threshold is None or not self.holdout_offered:  # people, or a stage stopped before answering
+            return None
+        return self.holdout_offered_correct / self.holdout_offered
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -213,7 +222,8 @@ def plan_route(project: Any, stages: Sequence[Any]) -> list[StagePlan]:
                                float(h_ok[h_acc].mean()) if h_acc.any() else None, calls + out.calls,
                                money + out.money, out.stopped, delta, batches,
                                getattr(stage, "trained_on", 0), [r.id for r in calib],
-                               risk_coverage(c_conf, c_ok, max_points=80).tolist(), int(h_ok[h_acc].sum())))
+                               risk_coverage(c_conf, c_ok, max_points=80).tolist(), int(h_ok[h_acc].sum()),
+                               holdout_offered_correct=int(h_ok.sum())))
         calib = [r for r, a in zip(calib, c_acc) if not a]
         held = [r for r, a in zip(held, h_acc) if not a]
         if out.stopped:

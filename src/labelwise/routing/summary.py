@@ -37,7 +37,7 @@ def route_summary(project: Any, stages: Sequence[Any], result: RouteResult) -> d
             "error_bound": None if th is None else th.error_bound, "reason": None if th is None else th.reason,
             "delta": plan.delta, "batches": plan.batches, "trained_on": plan.trained_on,
             "holdout_offered": plan.holdout_offered, "holdout_accepted": plan.holdout_accepted,
-            "holdout_accuracy": plan.holdout_accuracy,
+            "holdout_accuracy": plan.holdout_accuracy, "holdout_offered_accuracy": plan.holdout_offered_accuracy,
             "labeled": result.from_people if stage == HUMAN else result.labeled.get(plan.stage, 0),
             "queued": result.queued_for_people if stage == HUMAN else 0, "people_gold": plan.people_gold,
             "calls": plan.calls + result.calls.get(plan.stage, 0),
