@@ -123,9 +123,11 @@ def busy_rows(a, items, pool) -> list[dict]:  # noqa: ANN001
             p = write_project(folder, items[:a.busy_n], pool, "zero-shot", a.model, threads)
             load = os.getloadavg()[0]
             s = p.run(watch_gold=False)
-            rows.append({"threads": "auto" if threads is None else str(threads), "chosen": p.annotator.threads.n,
-                         "message": p.annotator.threads.message().split(":")[0] + (" (busy)" if p.annotator.threads.busy else ""), "s_item": s.seconds / max(1, s.annotated),
-                         "items": s.annotated, "load": f"{load:.2f} / {os.getloadavg()[0]:.2f}"})
+            th = p.annotator.threads
+            rows.append({"threads": "auto" if threads is None else str(threads), "chosen": th.n,
+                         "message": th.message().split(":")[0] + (" (busy)" if th.busy else ""),
+                         "s_item": s.seconds / max(1, s.annotated), "items": s.annotated,
+                         "load": f"{load:.2f} / {os.getloadavg()[0]:.2f}"})
             print(rows[-1], flush=True)
             p.annotator.unload()
     finally:

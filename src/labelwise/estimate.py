@@ -33,24 +33,20 @@ def _sampled(project: Project, records: list, sample: int) -> tuple[list, float]
     return random.Random(0).sample(records, sample), len(records) / sample
 
 
-def _evaluated(ann: Any, plans: list) -> int:
+def _evaluated(ann: Any, plans: list) -> tuple[int, int, int]:
     """Prompt tokens the embedded model will evaluate for these plans asked in this order (its
-    KV reuse replayed: exact, since answers never change what is reusable); scored queries only."""
+    KV reuse replayed: exact, since answers never change what is reusable); scored queries only.
+    Also, of those, the ones before each prompt's item (its system message and examples, when
+    not reused from the prompt before), and how many prompts evaluated any: (total, head, heads)."""
     prompts = [(q.messages, ann._prompt_tokens(q.messages)[1]) for p in plans for q in p[1]]
-    return sum(ann.evaluated_tokens(prompts))
-
-
-def _evaluated_heads(ann: Any, plans: list) -> tuple[int, int]:
-    """Of the tokens ``_evaluated`` counts, those before each prompt's item (its system message
-    and examples, when not reused from the prompt before) and how many prompts evaluated any."""
-    prompts = [(q.messages, ann._prompt_tokens(q.messages)[1]) for p in plans for q in p[1]]
-    head_tokens = heads = 0
+    total = head_tokens = heads = 0
     for (messages, tokens), evaluated in zip(prompts, ann.evaluated_tokens(prompts)):
+        total += evaluated
         item = len(tokens) - ann.block_starts(tokens, [m.role for m in messages])[-1]
         if evaluated > item:
             head_tokens += evaluated - item
             heads += 1
-    return head_tokens, heads
+    return total, head_tokens, heads
 
 
 def _calibrate(project: Project, plans: list, n: int, say: Callable[[str], None]) -> dict[str, Any] | None:
@@ -88,9 +84,8 @@ def _calibrate(project: Project, plans: list, n: int, say: Callable[[str], None]
     out = {"load_s": load_s, "items": len(lat), "threads": threads.message() if threads is not None else None,
            "busy": bool(threads is not None and threads.busy)}
     if all(q.choices for p in plans for q in p[1]):
-        per_token = sum(lat) / max(1, _evaluated(ann, window))
-        tokens = _evaluated(ann, rest)
-        head_tokens, heads = _evaluated_heads(ann, rest)
+        per_token = sum(lat) / max(1, _evaluated(ann, window)[0])
+        tokens, head_tokens, heads = _evaluated(ann, rest)
         out.update(per_token_s=per_token, rest_tokens=tokens, rest_s=per_token * tokens,
                    rest_head_tokens=head_tokens, rest_heads=heads)
     else:
